@@ -1,0 +1,97 @@
+"""What every action needs: the store, the knowledge base, and tracker helpers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+
+from bot.answers import Knowledge
+from bot.config import settings
+from bot.language import LANGUAGES, detect
+from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+_store: Optional[Store] = None
+_knowledge: Optional[Knowledge] = None
+
+
+def store() -> Store:
+    """The action server's store, opened (and migrated) on first use."""
+    global _store
+    if _store is None:
+        _store = Store.open(settings().db_path)
+    return _store
+
+
+def knowledge() -> Knowledge:
+    """The published facts and FAQ entries, kept fresh from the store."""
+    global _knowledge
+    if _knowledge is None or _knowledge.store is not store():
+        cfg = settings()
+        _knowledge = Knowledge(store(), cfg.match_threshold, cfg.match_margin)
+    return _knowledge
+
+
+def use_store(new: Optional[Store]) -> None:
+    """Points the actions at another store (tests) or back to the default (None)."""
+    global _store, _knowledge
+    _store, _knowledge = new, None
+
+
+def is_payload(text: Optional[str]) -> bool:
+    """True for a button payload such as "/affirm" rather than typed text."""
+    return bool(text) and text.startswith("/")  # type: ignore[union-attr]
+
+
+def customer_text(tracker: Tracker) -> str:
+    """What the customer last typed; a pressed button points back to that text."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            text = event.get("text") or ""
+            if not is_payload(text):
+                return text
+    return ""
+
+
+def language(tracker: Tracker) -> Optional[str]:
+    """The conversation's language ("tr"/"en"), or None before it is known."""
+    value = tracker.get_slot("language")
+    if value in LANGUAGES:
+        return value
+    return detect(customer_text(tracker))
+
+
+def channel(tracker: Tracker) -> str:
+    """The input channel of the latest message ("rest", "whatsapp", ...)."""
+    found = tracker.get_latest_input_channel()
+    if found:
+        return found
+    prefix, sep, _ = tracker.sender_id.partition(":")
+    return prefix if sep else "rest"
+
+
+def entity_values(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The latest message's entities, reduced to entity name and value."""
+    return [
+        {"entity": e.get("entity"), "value": e.get("value")}
+        for e in tracker.latest_message.get("entities", [])
+    ]
+
+
+def last_messages(tracker: Tracker, limit: int = 10) -> List[Dict[str, Any]]:
+    """The conversation's last user and bot messages, oldest first, for an agent."""
+    found = []
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind in ("user", "bot") and event.get("text"):
+            found.append(
+                {"from": "customer" if kind == "user" else "bot",
+                 "text": event["text"][:2000],
+                 "at": event.get("timestamp")}
+            )
+            if len(found) == limit:
+                break
+    return list(reversed(found))

@@ -1,0 +1,80 @@
+"""Rumours and questions: answered only from published facts and FAQ entries."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import channel, customer_text, knowledge, language, store
+
+
+def _in_language(record: Dict[str, Any], field: str, lang: Optional[str]) -> str:
+    """A record's `field_tr`/`field_en` in the customer's language (both if unknown)."""
+    if lang in ("tr", "en"):
+        return record[f"{field}_{lang}"]
+    return f"{record[f'{field}_tr']}\n\n{record[f'{field}_en']}"
+
+
+def utter_fact(dispatcher: CollectingDispatcher, fact: Dict[str, Any], lang: Optional[str]) -> None:
+    """Sends a fact: its verdict, the answer in the customer's language, the source."""
+    dispatcher.utter_message(
+        response=f"utter_fact_{fact['verdict']}",
+        answer=_in_language(fact, "answer", lang),
+        source_url=fact["source_url"],
+    )
+
+
+class ActionAnswerRumour(Action):
+    """Answers a rumour with the matching published fact, or records it as open."""
+
+    def name(self) -> Text:
+        """Action name used in the domain."""
+        return "action_answer_rumour"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Fact with "was this helpful?", or "we are checking" and a follow-up record."""
+        text = customer_text(tracker)
+        lang = language(tracker)
+        answer = knowledge().fact_for(text)
+        if answer.record:
+            utter_fact(dispatcher, answer.record, lang)
+            return [SlotSet("pending", f"fact:{answer.record['id']}")]
+        if text.strip():
+            store().record_rumour(text, lang, tracker.sender_id, channel(tracker))
+        dispatcher.utter_message(response="utter_rumour_checking")
+        return [SlotSet("pending", None)]
+
+
+class ActionAnswerQuestion(Action):
+    """Answers a question from the FAQ or the facts, or says honestly it cannot."""
+
+    def name(self) -> Text:
+        """Action name used in the domain."""
+        return "action_answer_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """FAQ answer (with its link), a fact, or "I don't know" with an offer of a person."""
+        text = customer_text(tracker)
+        lang = language(tracker)
+        answer = knowledge().answer_question(text)
+        if answer.kind == "faq" and answer.record:
+            dispatcher.utter_message(
+                response="utter_faq_answer", answer=_in_language(answer.record, "answer", lang)
+            )
+            if answer.record.get("source_url"):
+                dispatcher.utter_message(
+                    response="utter_faq_source", source_url=answer.record["source_url"]
+                )
+            return [SlotSet("pending", None)]
+        if answer.kind == "fact" and answer.record:
+            utter_fact(dispatcher, answer.record, lang)
+            return [SlotSet("pending", f"fact:{answer.record['id']}")]
+        dispatcher.utter_message(response="utter_question_unknown")
+        return [SlotSet("pending", "offer_human")]

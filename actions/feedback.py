@@ -1,0 +1,40 @@
+"""Yes and no: what they answer depends on what the bot asked last (`pending`)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import store
+from actions.handoff import hand_over
+
+
+class ActionYesNo(Action):
+    """Feedback on a fact or a handoff, accepting an offered person, or a plain "ok"."""
+
+    def name(self) -> Text:
+        """Action name used in the domain."""
+        return "action_yes_no"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Acts on the pending question; clears it."""
+        yes = tracker.latest_message.get("intent", {}).get("name") == "affirm"
+        pending = tracker.get_slot("pending") or ""
+        subject, _, subject_id = pending.partition(":")
+        if subject in ("fact", "handoff"):
+            store().record_feedback(tracker.sender_id, subject, subject_id or None, yes)
+            if yes:
+                dispatcher.utter_message(response="utter_feedback_thanks")
+                return [SlotSet("pending", None)]
+            dispatcher.utter_message(response="utter_feedback_sorry")
+            return [SlotSet("pending", "offer_human")]
+        if subject == "offer_human" and yes:
+            dispatcher.utter_message(response="utter_handoff")
+            return hand_over(tracker, reason="accepted the offer of a person")
+        dispatcher.utter_message(response="utter_ok")
+        return [SlotSet("pending", None)]

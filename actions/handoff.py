@@ -1,0 +1,65 @@
+"""Handing a conversation to a person: queue it, tell the customer, pause the bot."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import channel, language, last_messages, store
+
+
+def hand_over(
+    tracker: Tracker,
+    reason: str,
+    priority: str = "normal",
+    ticket_number: Optional[str] = None,
+) -> List[Dict[Text, Any]]:
+    """Queues the conversation for an agent; returns the events that pause the bot.
+
+    The bot stays silent for this conversation until `crisisdesk handoffs close`
+    resumes it.
+    """
+    store().open_handoff(
+        sender_id=tracker.sender_id,
+        channel=channel(tracker),
+        reason=reason,
+        priority=priority,
+        language=language(tracker),
+        last_messages=last_messages(tracker),
+        ticket_number=ticket_number,
+    )
+    return [SlotSet("pending", None), ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    """The customer asked for a person."""
+
+    def name(self) -> Text:
+        """Action name used in the domain."""
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Tells the customer a person will answer, then pauses the bot."""
+        dispatcher.utter_message(response="utter_handoff")
+        return hand_over(tracker, reason="customer asked for a person")
+
+
+class ActionHandoffClosed(Action):
+    """Run by `crisisdesk handoffs close` after the conversation is resumed."""
+
+    def name(self) -> Text:
+        """Action name used in the domain."""
+        return "action_handoff_closed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Tells the customer the bot is back and asks whether the help was useful."""
+        closed = store().latest_handoff(tracker.sender_id, status="closed")
+        dispatcher.utter_message(response="utter_handoff_closed")
+        return [SlotSet("pending", f"handoff:{closed['id']}" if closed else None)]

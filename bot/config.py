@@ -1,0 +1,85 @@
+"""All settings, read once from the environment (and `.env`, when present).
+
+`.env.example` documents every variable. Nothing else in the project reads
+`os.environ` for crisisdesk settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_env_file(path: Path) -> Dict[str, str]:
+    """KEY=VALUE lines of a dotenv file; comments, blanks and malformed lines skipped."""
+    values: Dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key:
+            values[key] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """crisisdesk's settings; see `.env.example` for what each one means."""
+
+    db_path: Path
+    rasa_url: str
+    rasa_token: str
+    rasa_port: int
+    actions_port: int
+    spacy_dir: Path
+    match_threshold: float
+    match_margin: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Settings from `environ` (default: `.env` overlaid by the process environment)."""
+        if environ is None:
+            env = read_env_file(PROJECT_ROOT / ".env")
+            env.update(os.environ)
+        else:
+            env = dict(environ)
+
+        def path(name: str, default: str) -> Path:
+            value = Path(env.get(name) or default)
+            return value if value.is_absolute() else PROJECT_ROOT / value
+
+        rasa_port = int(env.get("RASA_PORT") or 5005)
+        return cls(
+            db_path=path("CRISISDESK_DB", "var/crisisdesk.db"),
+            rasa_url=(env.get("RASA_URL") or f"http://localhost:{rasa_port}").rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN") or "",
+            rasa_port=rasa_port,
+            actions_port=int(env.get("ACTIONS_PORT") or 5055),
+            spacy_dir=path("CRISISDESK_SPACY_DIR", "var/spacy"),
+            match_threshold=float(env.get("CRISISDESK_MATCH_THRESHOLD") or 0.30),
+            match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.05),
+            log_level=env.get("LOG_LEVEL") or "INFO",
+        )
+
+
+_settings: Optional[Settings] = None
+
+
+def settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings

@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components for Turkish/English, built on local spaCy pipelines."""

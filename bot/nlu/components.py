@@ -1,0 +1,193 @@
+"""Rasa NLU components for Turkish and English customers.
+
+`BilingualTokenizer` detects each message's language, tokenizes it with that
+language's local spaCy pipeline and gives every token a folded text and a lookup
+lemma (falling back to the other language's table for code-switched words), so
+that "SİPARİŞLERİMİ", "siparislerimi" and "sipariş" all meet as "siparis".
+`SpacyRuleEntityExtractor` turns the spaCy entity rules' matches into Rasa
+entities (order/ticket numbers, lot codes, topics).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from bot.config import settings
+from bot.language import detect, fold, normalize
+from bot.nlu.spacy_pipes import load
+
+LANGUAGE_PROPERTY = "language"
+_DOC = "crisisdesk_doc"
+
+
+def turkish_lower(text: str) -> str:
+    """Lower case with Turkish dotted/dotless I ("İ" -> "i", "I" -> "ı")."""
+    return text.replace("İ", "i").replace("I", "ı").lower()
+
+
+class _Pipelines:
+    """Both languages' spaCy pipelines and their lemma tables."""
+
+    def __init__(self, directory: Optional[str]) -> None:
+        root = directory or str(settings().spacy_dir)
+        self.nlp: Dict[str, Language] = {lang: load(root, lang) for lang in ("tr", "en")}
+        self.lemmas = {
+            lang: nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")  # type: ignore[attr-defined]
+            for lang, nlp in self.nlp.items()
+        }
+
+    def lemma(self, word: str, lang: str) -> str:
+        """The folded lemma of `word`, trying `lang`'s table first, then the other."""
+        lowered = turkish_lower(word) if lang == "tr" else word.lower()
+        candidates = (lowered, normalize(word))
+        order = (lang, "en" if lang == "tr" else "tr")
+        for table_lang in order:
+            table = self.lemmas[table_lang]
+            for candidate in candidates:
+                if candidate in table:
+                    return normalize(table[candidate])
+        return normalize(word)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
+class BilingualTokenizer(Tokenizer):
+    """Tokens and lemmas for Turkish and English, per message language."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Tokenizer defaults plus where the spaCy pipelines live."""
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+            # directory with tr/ and en/ pipelines; default CRISISDESK_SPACY_DIR
+            "spacy_dir": None,
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        """Loads the spaCy pipelines."""
+        super().__init__(config)
+        self.pipelines = _Pipelines(config.get("spacy_dir"))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "BilingualTokenizer":
+        """Creates the tokenizer (see parent class for full docstring)."""
+        return cls(config)
+
+    def _doc(self, text: str) -> Doc:
+        lang = detect(text) or "tr"
+        return self.pipelines.nlp[lang](text)
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        """Tokens with folded text and lemma; emoji and punctuation are kept."""
+        text = message.get(attribute) or ""
+        doc = message.get(_DOC) if attribute == TEXT else None
+        if doc is None:
+            doc = self._doc(text)
+        lang = doc.lang_
+        tokens = [
+            Token(
+                fold(token.text),
+                token.idx,
+                lemma=self.pipelines.lemma(token.text, lang),
+            )
+            for token in doc
+            if not token.is_space
+        ]
+        return self._apply_token_pattern(tokens)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Tokenizes messages and records their language in the parse output."""
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                doc = self._doc(text)
+                message.set(_DOC, doc)
+                message.set(LANGUAGE_PROPERTY, detect(text), add_to_output=True)
+        return super().process(messages)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
+class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """Entities from the spaCy entity ruler: order_number, ticket_number, lot_code, topic."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Which entity labels to report (all by default)."""
+        return {"entities": None, "spacy_dir": None}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        """Loads the spaCy pipelines (shared with the tokenizer in one process)."""
+        self._wanted = set(config.get("entities") or [])
+        self._pipelines = _Pipelines(config.get("spacy_dir"))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SpacyRuleEntityExtractor":
+        """Creates the extractor (see parent class for full docstring)."""
+        return cls(config)
+
+    def _entities(self, doc: Doc) -> List[Dict[str, Any]]:
+        found = []
+        for span in doc.ents:
+            if self._wanted and span.label_ not in self._wanted:
+                continue
+            value = span.ent_id_ or span.text
+            if span.label_ == "lot_code":
+                value = "".join(t.text for t in span if t.norm_ not in {"lot", "parti", "batch", "seri"})
+                value = value.upper()
+            elif span.label_ in ("order_number", "ticket_number"):
+                value = span.text.lstrip("#").upper()
+            found.append(
+                {
+                    "entity": span.label_,
+                    "value": value,
+                    "start": span.start_char,
+                    "end": span.end_char,
+                    "confidence_entity": 1.0,
+                }
+            )
+        # One topic per message is enough for routing and reports.
+        topics = [e for e in found if e["entity"] == "topic"]
+        return [e for e in found if e["entity"] != "topic"] + topics[:1]
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds rule-based entities to each message."""
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str):
+                continue
+            doc = message.get(_DOC)
+            if doc is None:
+                lang = detect(text) or "tr"
+                doc = self._pipelines.nlp[lang](text)
+            entities = self.add_extractor_name(self._entities(doc))
+            message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+        return messages

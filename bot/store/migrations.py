@@ -1,0 +1,159 @@
+"""Schema migrations for the operational database, applied in order, once each.
+
+A migration is a function of the database; its name is recorded in
+`_migrations` when it has run. Never edit a migration that has shipped: add one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Tuple
+
+import sqlite_utils
+
+
+def _0001_facts_and_faqs(db: sqlite_utils.Database) -> None:
+    db["facts"].create(
+        {
+            "id": str,
+            "topic": str,
+            "claim": str,
+            "verdict": str,
+            "answer_tr": str,
+            "answer_en": str,
+            "source_url": str,
+            "status": str,
+            "verified_by": str,
+            "verified_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"claim", "verdict", "answer_tr", "answer_en", "status"},
+    )
+    db["facts"].create_index(["status"])
+    db["faqs"].create(
+        {
+            "id": str,
+            "question_tr": str,
+            "question_en": str,
+            "answer_tr": str,
+            "answer_en": str,
+            "source_url": str,
+            "status": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"question_tr", "question_en", "answer_tr", "answer_en", "status"},
+    )
+
+
+def _0002_rumours(db: sqlite_utils.Database) -> None:
+    db["rumours"].create(
+        {
+            "id": int,
+            "text": str,
+            "normalized": str,
+            "language": str,
+            "status": str,
+            "fact_id": str,
+            "ask_count": int,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="id",
+        not_null={"text", "normalized", "status"},
+    )
+    db["rumours"].create_index(["normalized"], unique=True)
+    db["rumour_askers"].create(
+        {
+            "rumour_id": int,
+            "sender_id": str,
+            "channel": str,
+            "language": str,
+            "asked_at": str,
+            "notified_at": str,
+        },
+        pk=("rumour_id", "sender_id"),
+        foreign_keys=[("rumour_id", "rumours", "id")],
+    )
+
+
+def _0003_tickets_handoffs_feedback(db: sqlite_utils.Database) -> None:
+    db["tickets"].create(
+        {
+            "id": int,
+            "number": str,
+            "channel": str,
+            "sender_id": str,
+            "text": str,
+            "language": str,
+            "severity": str,
+            "reasons": str,
+            "entities": str,
+            "status": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sender_id", "text", "severity", "status"},
+    )
+    db["tickets"].create_index(["number"], unique=True)
+    db["tickets"].create_index(["sender_id"])
+    db["handoffs"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "channel": str,
+            "reason": str,
+            "priority": str,
+            "language": str,
+            "ticket_number": str,
+            "last_messages": str,
+            "status": str,
+            "created_at": str,
+            "closed_at": str,
+            "closed_by": str,
+        },
+        pk="id",
+        not_null={"sender_id", "reason", "priority", "status"},
+    )
+    db["handoffs"].create_index(["status", "priority"])
+    db["handoffs"].create_index(["sender_id"])
+    db["feedback"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "subject": str,
+            "subject_id": str,
+            "helpful": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sender_id", "subject", "helpful"},
+    )
+
+
+MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_facts_and_faqs", _0001_facts_and_faqs),
+    ("0002_rumours", _0002_rumours),
+    ("0003_tickets_handoffs_feedback", _0003_tickets_handoffs_feedback),
+]
+
+
+def apply(db: sqlite_utils.Database) -> List[str]:
+    """Runs the migrations this database has not had yet; returns their names."""
+    db["_migrations"].create(
+        {"name": str, "applied_at": str}, pk="name", if_not_exists=True
+    )
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for name, migration in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            migration(db)
+            db["_migrations"].insert(
+                {"name": name, "applied_at": db.execute("select datetime('now')").fetchone()[0]}
+            )
+        applied.append(name)
+    return applied
