@@ -1,0 +1,92 @@
+# crisisdesk. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+RASA := $(BIN)/rasa
+INSTALLED := $(VENV)/.installed
+SPACY := var/spacy/.built
+MODEL := models/crisisdesk.tar.gz
+TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml \
+	$(wildcard bot/nlu/*.py) bot/language.py
+export TF_CPP_MIN_LOG_LEVEL := 3
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export ACTIONS_PORT ?= 5055
+export RASA_PORT ?= 5005
+
+.PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean
+
+help: ## list the targets
+	@echo "crisisdesk — start with: make run   (or: make test)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@PYTHON=$$(scripts/find-python310) || exit 1; \
+	  [ -x $(PY) ] || "$$PYTHON" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip<25" "setuptools<71" wheel
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+setup: $(INSTALLED) $(SPACY) .env ## create the venv, spaCy pipelines, .env and database
+	@$(BIN)/crisisdesk setup --demo
+
+$(SPACY): $(INSTALLED) bot/nlu/spacy_pipes.py bot/nlu/build.py bot/language.py
+	$(PY) -m bot.nlu.build var/spacy
+	@touch $@
+
+spacy: $(SPACY) ## build the local Turkish/English spaCy pipelines
+
+.env:
+	@sed "s/^RASA_TOKEN=$$/RASA_TOKEN=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')/" .env.example > .env
+	@echo "created .env from .env.example (with a fresh RASA_TOKEN)"
+
+$(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name crisisdesk --out models
+	@touch $@
+
+train: $(MODEL) ## train the model when data, domain or config changed
+
+run: setup $(MODEL) ## start the Rasa server and the action server (Ctrl-C stops both)
+	@set -a; source .env; set +a; \
+	echo; echo "crisisdesk is starting (the Rasa server takes ~20 s to load):"; \
+	echo "  talk to the bot:  curl -s localhost:$${RASA_PORT:-5005}/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"merhaba\"}'"; \
+	echo "  Rasa HTTP API:    http://localhost:$${RASA_PORT:-5005} (token in .env)"; \
+	echo "  action server:    http://localhost:$${ACTIONS_PORT:-5055}"; \
+	echo "  channels on:      rest (WhatsApp and Telegram come with their credentials)"; \
+	echo "  handoff queue:    $(BIN)/crisisdesk handoffs list"; echo; \
+	exec $(BIN)/honcho start -f Procfile
+
+shell: setup $(MODEL) ## chat with the bot in the terminal (starts the action server too)
+	@set -a; source .env; set +a; \
+	$(RASA) run actions --actions actions --port $${ACTIONS_PORT:-5055} >var/actions-shell.log 2>&1 & \
+	trap "kill $$! 2>/dev/null" EXIT; \
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+validate: $(INSTALLED) ## check training data and domain (rasa data validate)
+	$(RASA) data validate --domain domain.yml --data data
+
+test-unit: $(INSTALLED) $(SPACY) ## fast tests (no trained model needed)
+	$(PY) -m pytest -m "not slow" -q
+
+test: $(INSTALLED) $(SPACY) validate $(MODEL) ## everything: unit, integration and end-to-end tests
+	$(PY) -m pytest -q
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
+	  --fail-on-prediction-errors --out results/stories
+	@echo "end-to-end conversations: all stories passed"
+
+bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, training time, memory
+	$(PY) scripts/bench.py
+
+lint: $(INSTALLED) ## ruff
+	$(BIN)/ruff check bot actions tests scripts
+
+lock: $(INSTALLED) ## re-pin requirements.lock after editing requirements.in
+	$(PY) -m pip install --quiet -r requirements.in
+	@{ head -2 requirements.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock.new
+	@mv requirements.lock.new requirements.lock
+
+clean: ## remove the venv, models, built pipelines and local databases
+	rm -rf $(VENV) models var results .rasa

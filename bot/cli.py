@@ -1,0 +1,265 @@
+"""The `crisisdesk` command: facts, FAQ, rumours, tickets and the handoff queue.
+
+Every subcommand has --help. Exit status: 0 done, 1 failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from bot.answers import Knowledge
+from bot.config import PROJECT_ROOT, settings
+from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
+from bot.rasa_api import RasaClient, RasaUnavailable
+from bot.store import NotFound, Store
+
+DEMO_FACTS = PROJECT_ROOT / "data/facts/demo.csv"
+DEMO_FAQ = PROJECT_ROOT / "data/facts/faq.csv"
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store.open(args.db or settings().db_path)
+
+
+def _table(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: min(48, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        cells = []
+        for c in columns:
+            text = " ".join(str(row.get(c) if row.get(c) is not None else "").split())
+            cells.append((text[: widths[c] - 1] + "…" if len(text) > widths[c] else text).ljust(widths[c]))
+        print("  ".join(cells).rstrip())
+
+
+def _report(kind: str, report: ImportReport) -> int:
+    for line, problem in report.errors:
+        print(f"line {line}: {problem}", file=sys.stderr)
+    print(
+        f"{kind}: {len(report.created)} new, {len(report.updated)} updated,"
+        f" {len(report.errors)} rejected"
+    )
+    return 2 if report.errors else 0
+
+
+# -- facts ---------------------------------------------------------------------
+
+
+def facts_import(args: argparse.Namespace) -> int:
+    """Imports facts from a CSV file."""
+    return _report("facts", import_facts(_store(args), Path(args.file), draft=args.draft, verified_by=args.by))
+
+
+def facts_list(args: argparse.Namespace) -> int:
+    """Lists facts."""
+    rows = _store(args).list_facts(args.status)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["id", "status", "verdict", "topic", "claim"])
+    return 0
+
+
+def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        store = _store(args)
+        fact = store.set_fact_status(args.id, status, by=args.by)
+        print(f"fact {fact['id']} is now {fact['status']}")
+        if status == "published":
+            answered = answer_open_rumours(store)
+            if answered:
+                askers = sum(len(store.rumour_askers(r["id"])) for r in answered)
+                print(f"{len(answered)} open rumour(s) now answered; {askers} customer(s) to follow up")
+        return 0
+
+    run.__doc__ = f"Marks a fact {status}."
+    return run
+
+
+def answer_open_rumours(store: Store) -> List[Dict[str, Any]]:
+    """Links open rumours to the published facts that now answer them."""
+    cfg = settings()
+    knowledge = Knowledge(store, cfg.match_threshold, cfg.match_margin)
+    answered = []
+    for rumour in store.list_rumours("open"):
+        match = knowledge.match_fact(rumour["text"])
+        if match.id:
+            store.answer_rumour(rumour["id"], match.id)
+            answered.append(rumour)
+    return answered
+
+
+def facts_match(args: argparse.Namespace) -> int:
+    """Prints the published fact a text is about, as one JSON object."""
+    cfg = settings()
+    knowledge = Knowledge(_store(args), cfg.match_threshold, cfg.match_margin)
+    print(json.dumps(knowledge.match_fact(args.text).as_dict()))
+    return 0
+
+
+# -- FAQ, rumours, tickets -----------------------------------------------------------
+
+
+def faq_import(args: argparse.Namespace) -> int:
+    """Imports FAQ entries from a CSV file."""
+    return _report("faq", import_faqs(_store(args), Path(args.file), draft=args.draft))
+
+
+def faq_list(args: argparse.Namespace) -> int:
+    """Lists published FAQ entries."""
+    _table(_store(args).published_faqs(), ["id", "question_tr", "question_en"])
+    return 0
+
+
+def rumours_list(args: argparse.Namespace) -> int:
+    """Lists rumours the bot could not answer, most asked first."""
+    _table(
+        _store(args).list_rumours(None if args.all else "open"),
+        ["id", "status", "ask_count", "language", "last_seen", "fact_id", "text"],
+    )
+    return 0
+
+
+def tickets_list(args: argparse.Namespace) -> int:
+    """Lists complaint tickets, newest first."""
+    _table(
+        _store(args).list_tickets(),
+        ["number", "severity", "channel", "language", "created_at", "sender_id", "text"],
+    )
+    return 0
+
+
+# -- handoffs ----------------------------------------------------------------------
+
+
+def handoffs_list(args: argparse.Namespace) -> int:
+    """Shows the handoff queue: highest priority, then oldest, first."""
+    rows = _store(args).list_handoffs(None if args.all else "open")
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["id", "status", "priority", "language", "created_at", "sender_id", "reason"])
+    return 0
+
+
+def handoffs_close(args: argparse.Namespace) -> int:
+    """Closes a handoff and hands the conversation back to the bot."""
+    store = _store(args)
+    handoff = store.get_handoff(args.id)
+    if handoff["status"] == "closed":
+        print(f"handoff {args.id} was already closed")
+        return 0
+    cfg = settings()
+    client = RasaClient(args.rasa_url or cfg.rasa_url, cfg.rasa_token)
+    try:
+        messages = client.resume(handoff["sender_id"])
+    except RasaUnavailable as problem:
+        print(f"handoff {args.id} stays open: {problem}", file=sys.stderr)
+        return 1
+    store.close_handoff(args.id, by=args.by)
+    print(f"handoff {args.id} closed; the bot answers {handoff['sender_id']} again")
+    for message in messages:
+        if message.get("text"):
+            print(f"  bot: {message['text']}")
+    return 0
+
+
+def setup(args: argparse.Namespace) -> int:
+    """Creates or migrates the database; with --demo, loads the demo content if empty."""
+    store = Store.open(args.db or settings().db_path, migrate=False)
+    applied = store.migrate()
+    print(f"database {args.db or settings().db_path} ready ({len(applied)} migration(s) applied)")
+    if args.demo and not store.list_facts():
+        code = _report("facts", import_facts(store, DEMO_FACTS, verified_by="demo"))
+        code |= _report("faq", import_faqs(store, DEMO_FAQ))
+        return code
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="crisisdesk", description="crisisdesk: verified facts, complaints and handoffs."
+    )
+    parser.add_argument("--db", help="database file (default: CRISISDESK_DB or var/crisisdesk.db)")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+
+    def command(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    facts = groups.add_parser("facts", help="verified facts", description="Verified facts.")
+    fsub = facts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(fsub, "import", facts_import, "import facts from a CSV (id,topic,claim,verdict,answer_tr,answer_en,source_url); same id updates")
+    p.add_argument("file")
+    p.add_argument("--draft", action="store_true", help="import as drafts instead of published")
+    p.add_argument("--by", default="import", help="who verified these facts")
+    p = command(fsub, "list", facts_list, "list facts")
+    p.add_argument("--status", choices=["draft", "published", "retired"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    for name, status in (("publish", "published"), ("retire", "retired")):
+        p = command(fsub, name, _set_status(status), f"mark a fact {status}")
+        p.add_argument("id")
+        p.add_argument("--by", default="cli", help="who made the change")
+    p = command(fsub, "match", facts_match, 'print {"fact_id": ..., "score": ...} for the published fact a text is about')
+    p.add_argument("text")
+
+    faq = groups.add_parser("faq", help="FAQ entries", description="FAQ entries.")
+    qsub = faq.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(qsub, "import", faq_import, "import FAQ entries from a CSV (id,question_tr,question_en,answer_tr,answer_en,source_url)")
+    p.add_argument("file")
+    p.add_argument("--draft", action="store_true", help="import as drafts")
+    command(qsub, "list", faq_list, "list published FAQ entries")
+
+    rumours = groups.add_parser("rumours", help="claims the bot could not answer", description="Open rumours.")
+    rsub = rumours.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(rsub, "list", rumours_list, "list open rumours, most asked first")
+    p.add_argument("--all", action="store_true", help="include answered ones")
+
+    tickets = groups.add_parser("tickets", help="complaint tickets", description="Complaint tickets.")
+    tsub = tickets.add_subparsers(dest="action", metavar="ACTION", required=True)
+    command(tsub, "list", tickets_list, "list tickets, newest first")
+
+    handoffs = groups.add_parser("handoffs", help="conversations waiting for a person", description="The handoff queue.")
+    hsub = handoffs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(hsub, "list", handoffs_list, "show the queue (open handoffs, highest priority first)")
+    p.add_argument("--all", action="store_true", help="include closed ones")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = command(hsub, "close", handoffs_close, "close a handoff and resume the bot in that conversation")
+    p.add_argument("id", type=int)
+    p.add_argument("--by", default="cli", help="who closed it")
+    p.add_argument("--rasa-url", help="Rasa server (default: RASA_URL)")
+
+    p = command(groups, "setup", setup, "create or migrate the database")
+    p.add_argument("--demo", action="store_true", help="load the demo facts and FAQ into an empty database")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except NotFound as problem:
+        print(str(problem.args[0]), file=sys.stderr)
+        return 2
+    except FileProblem as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
