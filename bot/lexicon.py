@@ -1,122 +1,251 @@
 """A small bilingual crisis vocabulary: Turkish and English words that mean the same.
 
-Matching maps each word to the concepts whose stems it starts with, so that
-"batiyormus" (Turkish, no diacritics) and "bankrupt" meet. The entries are
-generic to brand crises, not to one brand. Stems are folded lower case.
+Matching maps words to the concepts whose stems they start with, so that
+"batiyomus" (Turkish, no diacritics, colloquial) and "bankrupt" meet. The entries
+are generic to brand crises, not to one brand. Stems are folded lower case and
+written as people type them: colloquial Turkish drops the "r" of "-iyor"
+("topluyo"), so verb stems stop before it ("topluyo" covers "topluyor",
+"topluyomus" and "topluyorlarmis").
+
+Stem syntax:
+- a stem matches the start of a word (Turkish adds suffixes): "iflas" matches
+  "iflasi"; keep stems long enough not to hit unrelated words ("zam" would hit
+  "zaman", so price hikes use "zam$", "zamm" and "zamla");
+- a stem ending in "$" matches a whole word only ("kurt$", "fired$");
+- a stem with spaces matches consecutive words, the last one as a prefix
+  ("geri cagir" matches "geri cagiriliyor"); apostrophes split words like in
+  messages ("can't pay" is "can t pay").
+
+Each word belongs to at most one concept: at every position the longest matching
+stem wins, so "yabanci madde" (foreign object) is not also "yabanci" (foreign
+owner) and "fired" (laid off) is not "fire".
+
+Concepts are of two kinds. Most are *issues*, what a rumour says happened or is
+wrong (a bankruptcy, a recall, a fire, a leak, a refund). `CONTEXT` concepts
+name the things involved (products, places, people, channels); they help to
+confirm a match but never make one on their own ("my factory worker was injured"
+is not about a factory fire or a layoff).
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, FrozenSet, List, Sequence, Tuple
+
+from bot.language import words
 
 CONCEPTS: Dict[str, Tuple[str, ...]] = {
-    "bankrupt": ("iflas", "batiyor", "batiyo", "batmis", "batti", "batacak", "batmak",
-                 "batis", "batma", "konkordato", "bankrupt", "insolven", "going under",
-                 "goes under", "went under", "out of business", "collapse", "cokuyor",
-                 "cokuyo", "coktu", "cokecek", "kepenk", "borc", "debt", "odeyemi",
-                 "can't pay", "cant pay", "unable to pay", "sinking", "broke$"),
-    "sale": ("satildi", "satiliyor", "satiliyo", "satilmis", "satilacak", "satin al",
-             "satiyor", "satiyo", "devral", "devir", "devred", "elden cikar", "sold",
-             "selling", "for sale", "acquir", "takeover", "taken over", "buyout",
-             "bought by", "buying you", "new owner", "yeni sahip", "yeni patron"),
-    "owner": ("sahibi", "sahip", "owner", "owned", "yabanci", "foreign", "israil",
-              "sermaye", "capital", "hisse", "shareholder", "yurt disi", "yurtdisi",
-              "abroad", "overseas", "milli degil", "not turkish", "turk degil"),
-    "boycott": ("boykot", "boycott", "almayin", "almiyoruz", "don't buy", "dont buy",
-                "stop buying"),
-    "recall": ("recall", "geri cagir", "geri cek", "toplat", "toplaniyor", "topluyor",
-               "topluyo", "toplaniyo", "raflardan", "raftan", "piyasadan", "withdraw",
-               "pulled", "pulling", "taken off", "off the shelves", "off shelves"),
-    "contamination": ("zehir", "poison", "toxic", "toksik", "kimyasal", "chemical",
-                      "bleach", "camasir suyu", "kostik", "caustic", "soda$", "lye$",
-                      "deterjan", "detergent", "kirec", "contamin", "bulas", "katki",
-                      "additive", "katiyor", "katiyo", "koyuyor", "koyuyo", "adding",
-                      "mixing", "karistir", "sahte sut", "fake milk"),
-    "plastic": ("plastik", "plastic", "cam parca", "glass", "metal", "yabanci madde",
-                "foreign object", "foreign body", "parca cikti", "bits", "pieces",
-                "fragment", "kirik", "shard", "eriyor", "eriyo", "melts", "melting"),
-    "worm": ("kurt$", "kurtlar", "kurtlu", "solucan", "worm", "maggot", "bocek", "larva",
-             "insect", "bugs$", "kaynıyor", "kayniyor", "kayniyo", "crawling", "kurtcuk"),
-    "mould": ("kuf", "kuflu", "mold", "mould", "bozuk", "bozulmus", "spoiled", "spoilt",
-              "rotten", "cürük", "curuk", "eksimis", "cold chain", "soguk zincir",
-              "gone off", "expired"),
+    # --- issues: what a rumour claims ---
+    "bankrupt": ("iflas", "batiyo", "batmis", "batti", "batacak", "batmak", "batma",
+                 "batis", "batik$", "konkordato", "bankrupt", "bankrupcy", "insolven",
+                 "going under", "goes under", "gone under", "went under", "go under",
+                 "out of business", "went bust", "go bust", "going bust", "collapse",
+                 "cokuyo", "cokecek", "cokus", "cokmek", "borc", "debt", "odeyemi",
+                 "can t pay", "cant pay", "unable to pay", "sinking", "broke$",
+                 "liquidat", "tasfiye", "haciz", "icraya", "receivership"),
+    "sale": ("satildi", "satiliyo", "satilmis", "satilacak", "satiyo", "satacak",
+             "satmis", "devral", "devir$", "devri$", "devred", "devrediliyo",
+             "elden cikar", "el degistir", "sold$", "selling", "for sale", "acquir",
+             "takeover", "take over", "taken over", "taking over", "buyout",
+             "bought by", "bought out", "buying out", "new owner", "yeni sahib",
+             "yeni patron", "merger", "changing hands", "changed hands"),
+    "owner": ("sahibi", "sahip", "owner", "owned", "owns$", "yabanci", "foreign",
+              "israil", "sermaye", "capital", "hisse", "shareholder", "ortagi",
+              "ortaklik", "ortaklari", "yurt disi", "yurtdisi", "abroad", "overseas",
+              "milli degil", "yerli degil", "yerli mi", "yerli$", "domestic",
+              "not turkish", "turk degil", "turk mali", "turkish owned", "ait$",
+              "aitsiniz", "aitmis", "aittir", "kimin", "kime ait", "parent company",
+              "ana sirket", "holding", "multinational", "cokuluslu"),
+    "boycott": ("boykot", "boycott", "almayin", "almiyoruz", "almayalim", "almayacag",
+                "don t buy", "dont buy", "stop buying", "ambargo", "embargo"),
+    "recall": ("recall", "geri cagir", "geri cagri", "geri cek", "toplat", "toplaniyo",
+               "toplanmis", "toplandi", "toplanacak", "topluyo", "toplamis",
+               "toplamislar", "raflardan", "raftan", "piyasadan", "satistan",
+               "withdraw", "pulled", "pulling", "taken off", "off the shelves",
+               "off shelves", "off the shelf", "removed from shelves"),
+    "danger": ("tehlike", "danger", "hazard", "zararli", "harmful", "risk"),
+    "contamination": ("zehir", "poison", "toxic", "toksik", "aflatoks", "kimyasal",
+                      "chemical", "bleach", "camasir suyu", "kostik", "caustic",
+                      "soda$", "lye$", "deterjan", "detergent", "kirec", "contamin",
+                      "bulas", "katki", "additive", "katiyo", "katmis", "katilmis",
+                      "katiliyo", "koyuyo", "adding", "mixing", "karistir", "hileli",
+                      "sahte sut", "fake milk", "adulterat", "formaldehit", "formalin",
+                      "peroksit", "peroxide", "melamin", "nisasta", "starch"),
+    "plastic": ("plastik", "plastic", "cam parca", "cam kirig", "glass", "metal",
+                "yabanci madde", "yabanci cisim", "foreign object", "foreign body",
+                "foreign matter", "parca cikti", "pieces", "piece of", "bits$",
+                "fragment", "shard", "eriyo", "erimiyo", "melts", "melting",
+                "doesn t melt", "dont melt"),
+    "worm": ("kurt$", "kurtlar", "kurtlu", "kurtcuk", "solucan", "worm", "maggot",
+             "bocek", "larva", "insect", "bugs$", "kayniyo", "crawling", "sinek",
+             "cockroach", "roach", "kemirgen", "rodent"),
+    "mould": ("kuf$", "kufu$", "kufl", "mold", "mould", "bozuk", "bozulmus", "bozul",
+              "spoiled", "spoilt", "rotten", "curuk", "eksimis", "kokmus", "kesilmis",
+              "cold chain", "soguk zincir", "gone off", "expired", "skt gec",
+              "son kullanma", "tarihi gecmis", "gone bad", "went bad", "sour$"),
     "data_breach": ("hack", "sizdi", "sizinti", "sizdir", "sizmis", "calindi",
-                    "calinmis", "calin", "leak", "breach", "stolen", "veri", "data$",
+                    "calinmis", "calinan", "leak", "breach", "stolen", "steal", "veri$",
+                    "veriler", "verisi", "veritaban", "data$", "database",
                     "kisisel bilgi", "bilgilerim", "bilgileri", "personal data",
-                    "personal info", "my details", "my info", "sifre", "password",
-                    "internete dus", "ele gecir", "compromis", "exposed"),
+                    "personal info", "my details", "card details", "my info", "sifre",
+                    "password", "internete dus", "ele gecir", "compromis", "exposed",
+                    "dark web", "siber", "cyber"),
+    "phishing": ("dolandir", "sahte link", "sahte mesaj", "sahte site", "sahte kampanya",
+                 "scam", "fraud", "phishing", "oltalama", "fake link", "link",
+                 "tikla", "click", "form doldur", "fill a form", "fill in", "legit",
+                 "suspicious", "supheli", "sms$"),
+    "giveaway": ("bedava", "ucretsiz", "hediye", "cekilis", "free$", "giveaway",
+                 "giving away", "give away", "gives away", "gift", "prize", "odul",
+                 "kazandin", "you won", "i won", "no cost", "for nothing", "dagitiyo",
+                 "dagitacak", "365 gun", "1 yil", "bir yil", "one year", "a year",
+                 "whole year", "yil boyu"),
+    "fire": ("yangin", "yandi", "yaniyo", "yanmis", "yanacak", "alev", "fire$", "fires$",
+             "on fire", "caught fire", "firefight", "burn", "blaze", "flames", "duman",
+             "smoke", "itfaiye", "kundak", "arson", "patlama", "patladi", "explosion",
+             "exploded", "blast", "kul oldu"),
+    "price": ("fiyat", "zam$", "zamm", "zamla", "zamli", "pahali", "pahalan", "price",
+              "pricing", "hike", "expensive", "cost", "yuzde", "percent", "overnight",
+              "bir gecede", "bi gecede", "raise", "raising", "increase", "artis",
+              "artti", "artmis", "artiyo", "artacak", "arttir", "went up", "gone up",
+              "goes up", "skyrocket", "fahis", "ucmus", "enflasyon", "inflation"),
+    "layoff": ("isten cikar", "isten at", "isine son", "kovul", "kovdu", "kovuyo",
+               "kovacak", "kovmus", "isci cikar", "personel cikar", "calisan cikar",
+               "cikis veril", "toplu cikis", "tensikat", "kuculme", "kadro",
+               "layoff", "lay off", "laid off", "laying off", "lays off", "fired$",
+               "sacked", "job cut", "cutting jobs", "job loss", "losing jobs",
+               "lose their job", "lost their job", "issiz", "downsiz", "redundan"),
+    "palm_oil": ("palm", "hurma yag"),
+    "hormone": ("hormon", "hormone", "antibiy", "antibiot", "ilac", "steroid",
+                "igne", "injection", "injected", "rbst"),
+    "halal": ("helal", "halal", "domuz", "pork", "jelatin", "gelatin", "haram"),
+    "revoke": ("iptal", "revok", "cancel", "gecersiz", "askiya al", "elinden al",
+               "elinizden al", "ellerinden al", "lose$", "lost$", "kaybet", "suspend"),
+    "delay": ("gecik", "late$", "delay", "gelmedi", "gelmiyo", "gelmemis", "ulasmadi",
+              "ulasmiyo", "not arrived", "hasn t arrived", "hasnt arrived",
+              "didn t arrive", "didnt arrive", "still waiting", "hala bekli"),
+    "strike": ("grev", "strike", "eylem", "walkout", "walk out", "walked out",
+               "is birak", "isi birak", "protest", "sendika", "union$", "picket",
+               "lokavt", "lockout"),
+    "refund": ("iade", "geri odeme", "para iade", "refund", "return", "money back",
+               "tazminat", "compensat"),
+    "arrest": ("tutuklan", "gozalti", "arrest", "detained", "custody", "jail", "hapis",
+               "hapse", "prison", "baskin", "raid$", "raided"),
+    "health": ("hasta", "zehirlen", "kustu", "kusma", "ishal", "alerji", "sick",
+               "ill$", "hospital", "vomit", "diarrh", "allerg", "poisoning", "safe$",
+               "saglik", "health", "kanser", "cancer", "died$", "death", "dead$",
+               "karin agri", "stomach"),
+    "injury": ("yaralan", "yarali", "injur", "hurt$", "kaza", "accident"),
+    "close": ("kapaniyo", "kapandi", "kapanmis", "kapanacak", "kapatiyo", "kapatti",
+              "kapatmis", "kapatacak", "kapali", "shut", "closing", "closed",
+              "close down", "kepenk"),
+    "wages": ("maas", "salary", "salaries", "wage", "odenmiyo", "odenmedi", "unpaid",
+              "not paid", "not been paid"),
+    "pollution": ("atik$", "atiklar", "atik su", "atiksu", "pollut", "kirlet",
+                  "kirlilik", "waste$", "wastewater", "sewage", "dumping"),
+    "cruelty": ("eziyet", "kotu muamele", "hayvan hakki", "mistreat", "cruel",
+                "abused", "abuse$"),
+    "offence": ("irkci", "racis", "ayrimc", "discrimin", "sexis", "cinsiyetci",
+                "hakaret", "offensive", "insult"),
+    "outage": ("kesinti", "cekmiyo", "internet yok", "sebeke", "outage", "no signal",
+               "network down", "is down", "calismiyo", "acilmiyo", "not working",
+               "crash"),
+    # --- context: what or where (never a match on its own) ---
+    "milk": ("sut", "milk", "dairy"),
+    "yogurt": ("yogurt", "yoghurt", "yogurd", "suzme"),
+    "cheese": ("peynir", "cheese", "kasar", "cheddar", "feta", "lor$"),
+    "factory": ("fabrika", "tesis", "factory", "plant$", "plants$", "depo", "warehouse",
+                "site$", "sites$", "facility", "facilities", "imalathane"),
+    "staff": ("calisan", "isci", "personel", "emekci", "worker", "employee", "staff",
+              "eleman"),
     "card": ("kart", "card"),
     "app": ("uygulama", "app$", "apps$", "application"),
-    "phishing": ("dolandir", "sahte link", "sahte mesaj", "scam", "fraud", "phishing",
-                 "oltalama", "fake link", "link", "tikla", "click", "form doldur",
-                 "fill a form", "fill in", "legit", "suspicious", "supheli"),
-    "giveaway": ("bedava", "ucretsiz", "hediye", "cekilis", "free", "giveaway", "gift",
-                 "prize", "odul", "kazandiniz", "you won", "no cost", "for nothing",
-                 "dagitiyor", "dagitiyo", "veriyormus", "veriyomus", "365 gun",
-                 "1 yil", "bir yil", "one year", "a year", "whole year"),
-    "fire": ("yangin", "yandi", "yaniyor", "yaniyo", "yanmis", "alev", "fire", "burn",
-             "blaze", "flames", "duman", "smoke", "itfaiye", "firefight"),
-    "factory": ("fabrika", "tesis", "uretim", "factory", "plant", "production", "depo",
-                "warehouse", "site$", "facility"),
-    "price": ("fiyat", "zam", "pahali", "pahalan", "price", "hike", "expensive", "cost",
-              "yuzde", "percent", "%", "overnight", "raise", "increase", "artis"),
-    "layoff": ("isten cikar", "kovul", "kovdu", "kovuyor", "isci cikar", "layoff",
-               "laid off", "lay off", "laying off", "fired", "sacked", "job cut",
-               "job loss", "lose their job", "issiz", "calisan", "isci", "personel",
-               "worker", "employee", "staff", "mass"),
-    "palm_oil": ("palm", "hurma yagi", "palmiye"),
-    "kids": ("cocuk", "kid", "child", "bebek", "baby", "atistirmalik", "snack",
-             "minik", "little one"),
-    "delivery": ("teslimat", "kargo", "kurye", "dagitim", "eve servis", "gecik",
-                 "delivery", "deliver", "courier", "driver", "late$", "delay",
-                 "shipping", "arrive", "gelmedi", "gelmiyor", "gelmiyo"),
-    "strike": ("grev", "strike", "eylem", "walkout", "walk out", "walked out",
-               "is birak", "isi birak", "protest", "sendika", "union"),
-    "hormone": ("hormon", "hormone", "antibiyotik", "antibiotic", "ilac", "steroid",
-                "igne", "injection", "injected"),
-    "halal": ("helal", "halal", "sertifika", "certificate", "certified", "belge",
-              "domuz", "pork", "jelatin", "gelatin", "haram"),
-    "milk": ("sut", "milk", "dairy"),
-    "yogurt": ("yogurt", "yoghurt", "yogurd", "ayran", "suzme"),
-    "cheese": ("peynir", "cheese", "kasar", "cheddar", "feta"),
-    "outage": ("kesinti", "cekmiyor", "internet yok", "sebeke", "outage", "no signal",
-               "network down", "is down"),
-    "refund": ("iade", "geri odeme", "para iade", "refund", "return", "money back"),
-    "arrest": ("tutuklan", "gozalti", "arrest", "detained", "custody", "jail", "hapis"),
-    "health": ("hasta", "hastane", "zehirlen", "kustu", "ishal", "alerji", "sick",
-               "ill$", "hospital", "vomit", "diarrh", "allerg", "poisoning", "safe$",
-               "guvenli", "saglik", "health"),
-    "close": ("kapan", "kapat", "shut", "closing", "closed down", "magaza", "sube",
-              "store", "branch", "shop"),
-    "ceo": ("ceo", "genel mudur", "patron", "yonetici", "boss", "chairman", "baskan"),
+    "kids": ("cocuk", "kid$", "kids$", "child", "bebek", "baby", "toddler", "minik",
+             "little one"),
+    "snack": ("atistirmalik", "snack", "biskuvi", "biscuit", "cookie", "kurabiye",
+              "gofret", "kraker", "cracker"),
+    "ingredient": ("icerik", "icindekiler", "ingredient", "etiket", "label"),
+    "certificate": ("sertifika", "certif", "cert$", "belge", "licens", "lisans",
+                    "ruhsat", "permit$", "akredit", "accredit"),
+    "farm": ("ciftlik", "ciftci", "farm", "inek", "cow$", "cows$", "hayvan", "animal",
+             "cattle", "sigir"),
+    "delivery": ("teslimat", "teslim", "kargo", "kurye", "dagitim", "eve servis",
+                 "delivery", "deliver", "courier", "driver", "shipping", "shipment",
+                 "siparis", "order$", "orders$"),
+    "store": ("magaza", "sube", "store$", "stores$", "branch", "shop", "market",
+              "bakkal"),
+    "promo": ("kampanya", "campaign", "promo", "indirim", "discount", "kupon", "coupon"),
+    "ceo": ("ceo", "genel mudur", "mudur", "patron", "yonetici", "boss", "chairman",
+            "baskan", "founder", "kurucu"),
+    "payment": ("odeme", "payment", "pay$", "paid$", "alacakli", "creditor", "tedarikci",
+                "supplier", "vendor", "fatura", "invoice"),
+    "sensory": ("koku", "smell", "tadi$", "tat$", "taste", "gorunus",
+                "appearance", "looks$"),
+    "lab": ("laboratuvar", "laboratory", "lab$", "labs$", "analiz", "analysis", "tested",
+            "testing", "test$", "testi", "testler", "kalinti", "residue", "numune",
+            "sample"),
     "statement": ("aciklama", "resmi", "statement", "official", "press release"),
 }
 
+CONTEXT: FrozenSet[str] = frozenset(
+    """milk yogurt cheese factory staff card app kids snack ingredient certificate
+    farm delivery store promo payment sensory lab ceo statement""".split()
+)
 
-def _build() -> List[Tuple[str, str]]:
-    pairs = [(stem, concept) for concept, stems in CONCEPTS.items() for stem in stems]
-    return sorted(pairs, key=lambda pair: -len(pair[0]))
+# (words of the stem, whole last word only?, concept); longest stems first.
+_Stem = Tuple[Tuple[str, ...], bool, str]
 
 
-STEMS: List[Tuple[str, str]] = _build()
+def _build() -> Dict[str, List[_Stem]]:
+    by_start: Dict[str, List[Tuple[int, _Stem]]] = {}
+    for concept, stems in CONCEPTS.items():
+        for stem in stems:
+            parts = tuple(words(stem.rstrip("$")))
+            entry = (parts, stem.endswith("$"), concept)
+            by_start.setdefault(parts[0][:2], []).append((len(stem.rstrip("$")), entry))
+    return {key: [e for _, e in sorted(v, key=lambda x: -x[0])] for key, v in by_start.items()}
 
 
-def concepts(normalized_text: str) -> List[str]:
-    """Concepts mentioned in folded lower-case text (see `concept_hits`)."""
-    return list(concept_hits(normalized_text))
+_BY_START: Dict[str, List[_Stem]] = _build()
+
+
+def _fits(tokens: Sequence[str], start: int, stem: _Stem) -> bool:
+    parts, whole, _ = stem
+    end = start + len(parts)
+    if end > len(tokens) or tuple(tokens[start : end - 1]) != parts[:-1]:
+        return False
+    last = tokens[end - 1]
+    return last == parts[-1] if whole else last.startswith(parts[-1])
+
+
+def concept_spans(tokens: Sequence[str]) -> List[Tuple[int, int, str]]:
+    """Concept mentions in folded lower-case word tokens, as (start, end, concept).
+
+    Left to right; at each position the longest matching stem wins and its words
+    are not matched again.
+    """
+    spans: List[Tuple[int, int, str]] = []
+    position = 0
+    while position < len(tokens):
+        stem = next(
+            (s for s in _BY_START.get(tokens[position][:2], ()) if _fits(tokens, position, s)),
+            None,
+        )
+        if stem is None:
+            position += 1
+            continue
+        spans.append((position, position + len(stem[0]), stem[2]))
+        position += len(stem[0])
+    return spans
 
 
 def concept_hits(normalized_text: str) -> Dict[str, str]:
-    """Concepts mentioned in folded lower-case text, each with the stem that hit.
-
-    A stem matches the start of a word (Turkish adds suffixes); a stem ending in
-    "$" matches a whole word only; stems with spaces match phrases.
-    """
+    """Concepts mentioned in folded lower-case text, each with the words that hit first."""
+    tokens = words(normalized_text)
     found: Dict[str, str] = {}
-    padded = f" {normalized_text} "
-    for stem, concept in STEMS:
-        whole = stem.endswith("$")
-        needle = f" {stem[:-1]} " if whole else f" {stem}"
-        if concept not in found and needle in padded:
-            found[concept] = needle.strip()
+    for start, end, concept in concept_spans(tokens):
+        found.setdefault(concept, " ".join(tokens[start:end]))
     return found
+
+
+def concepts(normalized_text: str) -> List[str]:
+    """Concepts mentioned in folded lower-case text (see `concept_spans`)."""
+    return list(concept_hits(normalized_text))

@@ -1,21 +1,37 @@
 """Finding the published fact (or FAQ entry) a customer's message is about.
 
-Answering with the wrong fact is the worst outcome. A match therefore needs
-three things: enough of the message explained by the fact (`threshold`), a clear
-lead over the runner-up (`margin`), and at least two independent pieces of
-evidence (a lone shared word such as "fire" or "cheese" is never enough: "my
-car caught fire" is not about a factory fire). Otherwise the answer is "none
-fits" and the bot says it is checking.
+Answering with the wrong fact is the worst outcome, so a match needs all of:
+- `threshold`: enough of the message is explained by the document;
+- `margin`: a clear lead over the runner-up;
+- an *anchor*: the message names what the document's lead text (a fact's topic
+  and claim, an FAQ's questions) is about. When the lead names crisis issues
+  (the non-context concepts of `bot.lexicon`: a fire, a recall, a leak, a refund)
+  the message must share one of them; "a worker was injured at your factory"
+  shares the factory but not the fire, so it is not about the factory fire.
+  A lead without issues (e.g. "Where can I find your official statements?")
+  accepts any of its terms;
+- evidence: two independent pieces that few documents share, or one when the
+  document explains the whole message ("kuzey sut iflas mi etti" is all about
+  the bankruptcy, while in "metro grevi" the strike is a lone shared word and
+  "metro" is left unexplained, so it is not about the delivery strike).
+Otherwise the answer is "none fits" and the bot says it is checking.
 
-How a text becomes evidence, in both languages at once:
-- words are folded (no Turkish letters), lower-cased, stop words dropped, and cut
-  to their first five letters, a strong stemmer for agglutinative Turkish
-  ("siparislerimi" -> "sipar") that is harmless for English;
-- the bilingual crisis concepts of `bot.lexicon` ("batiyormus" ~ "bankrupt");
-- a word the facts never use is matched to a known stem one typo away.
-The score is the share of the message's evidence weight (inverse document
-frequency over the indexed documents, concepts counted double) that the document
-contains.
+How a text becomes pieces of evidence, in both languages at once:
+- words are folded (no Turkish letters), lower-cased, and numbers written as
+  words become digits ("yuzde kirk" -> "yuzde 40", "five hundred" -> "500");
+- the bilingual concepts of `bot.lexicon` turn words and phrases into concepts
+  ("batiyomus" and "going under" are both `bankrupt`); all words of a concept
+  mention form one piece;
+- every other word that is not a stop word is one piece, cut to its first five
+  letters, a strong stemmer for agglutinative Turkish ("siparislerimi" ->
+  "sipar") that is harmless for English;
+- a word the documents never use is matched to a known word one typo away
+  ("fabrkada" -> "fabri"), with a lower weight.
+A piece weighs its inverse document frequency over the indexed documents,
+concepts double (they carry the crisis meaning). The score of a document is the
+share of the message's weight that the document contains; a piece found only in
+the answers (not the lead) counts `ANSWER_CREDIT` of its weight. Everything is
+deterministic: same message, same documents, same answer.
 """
 
 from __future__ import annotations
@@ -23,58 +39,126 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from bot.language import normalize, words
-from bot.lexicon import concept_hits
+from bot.language import words
+from bot.lexicon import CONTEXT, concept_spans
 
 STOPWORDS = frozenset(
     """
     a an the and or but is are was were be been being am i you he she it we they me my
     your yours our their them us this that these those of to in on at for with from by
     about as if so do does did not no yes can could would should will just really very
-    what why how where when who which there here have has had any some all im its
-    heard hear saw seen says said say someone people everyone true truth real fake rumor
-    rumour rumours claim claims news post posted message messages forwarded video tweet
-    twitter tiktok instagram facebook whatsapp group share shared sharing please pls hi
-    hello hey ok okay guys company brand u ur r thats whats lol omg
+    what why how where when who which there here have has had any some all im its its
+    heard hear saw seen says said say saying someone somebody anyone people everyone
+    true truth real fake rumor rumour rumours rumors claim claims news post posted
+    message messages msg forwarded video vid clip tweet twitter tiktok instagram
+    facebook whatsapp group share shared sharing please pls hi hello hey ok okay guys
+    company companies firm brand u ur r thats whats lol omg wtf like seriously still
+    also too now today got get gets getting go going gonna went gone up down off out
+    over into via than then because bc cuz stuff thing things anything something
+    know tell told think much many more dont doesnt didnt isnt arent cant wont put puts
     ve veya ile ama fakat da de ki mi mu mı mü misiniz musunuz mudur midir miymis muymus
-    bu su o bir ben sen siz biz onlar benim senin sizin bizim size sizi bize bana beni
-    ne neden nasil niye nerede kim hangi icin gibi kadar daha cok az her hic hep
-    var yok degil evet hayir dogru yalan gercek gercekten dogrumu yalanmi gercekmi sahi
-    duydum duyduk duydun gordum diyorlar diyor diyolar soyluyorlar yaziyor
-    paylasiyor paylasti haber haberi mesaj mesaji grupta grubunda video videosu
+    misin musun miyiz muyuz mis mus
+    bu su o bir bi ben sen siz biz onlar benim senin sizin bizim size sizi bize bana beni
+    sizde sizden sizi bunu bunlar bunun buna sunu onu onun ona
+    ne neden nasil niye nicin nerede nerde nereden nerden kim kimse hangi icin gibi kadar
+    daha cok az her hic hep zaman kac
+    var yok varmis yokmus vardir degil evet hayir dogru yalan gercek gercekten dogrumu
+    yalanmi gercekmi sahi
+    duydum duyduk duydun gordum diyorlar diyor diyo diyolar dedi demis deniyo
+    soyluyorlar yaziyor yaziyo yazmislar yazmis paylasiyor paylasiyo paylasti paylasmis
+    haber haberi mesaj mesaji grupta grubunda video videosu iddia iddiasi soylenti
+    dedikodu
     merhaba selam slm lutfen abi abla hocam knk acaba artik simdi bugun sey seyler
-    firma firmaniz sirket sirketiniz marka markaniz
+    bisey biseyler falan filan ya yaa la lan valla vallahi hani iste aynen cidden
+    yine gene bile sadece zaten olarak olan diye yuzunden nedeniyle dolayi
+    etti etmis ettiniz etmissiniz ediyor ediyo ediyorlar ediyolar edildi edilmis edilmedi
+    edelim ediyoz ediyoruz edecek
+    oldu olmus olur olabilir olacak oluyor oluyo olmali
+    yapti yapmis yapiyor yapiyo yapilir yapilirim yapabilirim yaparim ederim
+    geldi gelmis cikti cikmis cikan cikiyo
+    firma firmaniz firmasi sirket sirketi sirketiniz marka markaniz
     """.split()
 )
 CONCEPT_WEIGHT = 2.0
 TYPO_WEIGHT = 0.8
+ANSWER_CREDIT = 0.6
 MIN_EVIDENCE = 2
+
+# Numbers people write as words; a multiplier scales the number before it.
+_NUMBER_WORDS: Dict[str, int] = {
+    "iki": 2, "uc": 3, "dort": 4, "bes": 5, "alti": 6, "yedi": 7, "sekiz": 8,
+    "dokuz": 9, "yirmi": 20, "otuz": 30, "kirk": 40, "elli": 50, "altmis": 60,
+    "yetmis": 70, "seksen": 80, "doksan": 90,
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}
+_MULTIPLIERS: Dict[str, int] = {"yuz": 100, "hundred": 100, "bin": 1000, "thousand": 1000}
+
+
+def _with_digits(tokens: List[str]) -> List[str]:
+    """Tokens with runs of number words replaced by one digit token.
+
+    A multiplier counts only after a number ("bes yuz" is 500, a lone "bin" is
+    the verb).
+    """
+    out: List[str] = []
+    run: List[str] = []
+
+    def flush() -> None:
+        if run:
+            total = current = 0
+            for word in run:
+                if word in _MULTIPLIERS:
+                    current *= _MULTIPLIERS[word]
+                    if _MULTIPLIERS[word] >= 1000:
+                        total, current = total + current, 0
+                else:
+                    current += _NUMBER_WORDS[word]
+            out.append(str(total + current))
+            run.clear()
+
+    for token in tokens:
+        if token in _NUMBER_WORDS or (token in _MULTIPLIERS and run):
+            run.append(token)
+        else:
+            flush()
+            out.append(token)
+    flush()
+    return out
 
 
 @dataclass(frozen=True)
 class Features:
     """What a text says, as matchable terms, grouped into independent pieces.
 
-    `groups` maps each term to its piece of evidence: a concept and the word that
-    triggered it are one piece, not two.
+    `groups` maps each term to its piece of evidence: a concept token ("c_fire")
+    and the words that mentioned it ("yangin") are one piece, not two.
     """
 
     groups: Dict[str, str]
 
 
+def _content(word: str) -> bool:
+    return word not in STOPWORDS and len(word) > 1 and not (word.isdigit() and len(word) < 2)
+
+
 def features(text: str) -> Features:
-    """The terms of a text: five-letter stems, numbers and concept tokens."""
-    kept = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1)]
+    """The terms of a text: concept tokens, five-letter stems and numbers."""
+    tokens = _with_digits(words(text))
+    covered: Dict[int, str] = {}
+    for start, end, concept in concept_spans(tokens):
+        for position in range(start, end):
+            covered[position] = f"c_{concept}"
     groups: Dict[str, str] = {}
-    for word in kept:
-        if word.isdigit() and len(word) < 2:
-            continue
-        groups.setdefault(word[:5], word[:5])
-    for concept, stem in concept_hits(" ".join(kept)).items():
-        token = f"c_{concept}"
-        groups[token] = groups.get(stem[:5], token) if " " not in stem else token
+    for position, word in enumerate(tokens):
+        token = covered.get(position)
+        if token:
+            groups.setdefault(token, token)
+        if _content(word):
+            groups.setdefault(word[:5], token or word[:5])
     return Features(groups)
 
 
@@ -83,13 +167,13 @@ def analyze(text: str) -> str:
     return " ".join(features(text).groups)
 
 
-def _one_edit(a: str, b: str) -> bool:
-    if a == b or abs(len(a) - len(b)) > 1:
-        return a == b
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b)) == 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+def _deletions(term: str) -> Set[str]:
+    """The term and every string one deletion away (for typo look-up)."""
+    return {term} | {term[:i] + term[i + 1 :] for i in range(len(term))}
+
+
+def _is_issue(term: str) -> bool:
+    return term.startswith("c_") and term[2:] not in CONTEXT
 
 
 @dataclass(frozen=True)
@@ -107,78 +191,165 @@ class Match:
         return {"fact_id": self.id, "score": round(self.score, 4)}
 
 
-class Index:
-    """A searchable set of documents, each made of several texts."""
+class _Ranked(NamedTuple):
+    id: str
+    score: float
+    evidence: int
+    anchored: bool
+    complete: bool
 
-    def __init__(self, docs: Sequence[Tuple[str, Sequence[str]]]) -> None:
+
+class Index:
+    """A searchable set of documents, each made of several texts.
+
+    The first `lead` texts of a document are its lead, what a message about it
+    mentions (a fact's topic and claim, an FAQ's questions); the rest are answers.
+    """
+
+    def __init__(self, docs: Sequence[Tuple[str, Sequence[str]]], lead: int = 1) -> None:
         self.ids = [doc_id for doc_id, _ in docs]
         self._terms: List[Set[str]] = []
+        self._lead: List[Dict[str, str]] = []
+        doc_groups: List[Dict[str, str]] = []
         for _, texts in docs:
-            terms: Set[str] = set()
-            for text in texts:
-                terms.update(features(text or "").groups)
+            lead_terms: Dict[str, str] = {}
+            for text in texts[:lead]:
+                lead_terms.update(features(text or "").groups)
+            terms = set(lead_terms)
+            for text in texts[lead:]:
+                groups = features(text or "").groups
+                terms.update(groups)
+                doc_groups.append(groups)
+            doc_groups.append(lead_terms)
+            self._lead.append(lead_terms)
             self._terms.append(terms)
         self._df = Counter(term for terms in self._terms for term in terms)
-        self._stems = sorted(t for t in self._df if not t.startswith("c_") and len(t) >= 4)
+        self._anchors: List[FrozenSet[str]] = []
+        for terms in self._lead:
+            issues = {t for t, group in terms.items() if _is_issue(group)}
+            self._anchors.append(frozenset(issues or terms))
+        self._rare = max(len(self.ids) / 3, 1)
+        groups_of: Dict[str, Set[str]] = {}
+        for text_groups in doc_groups:
+            for term, group in text_groups.items():
+                groups_of.setdefault(term, set()).add(group)
+        self._concept_of = {
+            term: next(iter(groups))
+            for term, groups in groups_of.items()
+            if len(groups) == 1 and next(iter(groups)) != term
+        }
+        self._typos: Dict[str, Set[str]] = {}
+        for stem in self._df:
+            if len(stem) == 5 and stem.isalpha():
+                for key in _deletions(stem):
+                    self._typos.setdefault(key, set()).add(stem)
 
     def _idf(self, term: str) -> float:
         return math.log((len(self.ids) + 1) / (self._df.get(term, 0) + 1)) + 1.0
 
-    def _weights(self, text: str) -> Tuple[Dict[str, float], Dict[str, str]]:
-        weights: Dict[str, float] = {}
-        groups: Dict[str, str] = {}
+    def _near(self, term: str) -> Optional[str]:
+        """A known five-letter stem one typo away from an unknown one, if any.
+
+        The first letter must agree (people rarely mistype it, and "lacto" is not
+        "facto"); among several candidates the alphabetically first wins.
+        """
+        if len(term) != 5 or not term.isalpha():
+            return None
+        near = {
+            stem
+            for key in _deletions(term)
+            for stem in self._typos.get(key, ())
+            if stem[0] == term[0]
+        }
+        return min(near) if near else None
+
+    def _pieces(self, text: str) -> Dict[str, Dict[str, float]]:
+        """The message's pieces of evidence: piece -> {term: weight}."""
+        pieces: Dict[str, Dict[str, float]] = {}
         for term, group in features(text).groups.items():
             factor = CONCEPT_WEIGHT if term.startswith("c_") else 1.0
-            if term not in self._df and not term.startswith("c_") and len(term) >= 4:
-                near = next((s for s in self._stems if _one_edit(term, s)), None)
+            if term not in self._df and not term.startswith("c_"):
+                near = self._near(term)
                 if near:
                     term, factor = near, TYPO_WEIGHT
-            weights[term] = max(weights.get(term, 0.0), factor * self._idf(term))
-            groups[term] = group
-        return weights, groups
+                    if near in self._concept_of:
+                        term = group = self._concept_of[near]
+                        factor *= CONCEPT_WEIGHT
+            terms = pieces.setdefault(group, {})
+            terms[term] = max(terms.get(term, 0.0), factor * self._idf(term))
+        return pieces
+
+    def _independent(self, group: str, found: List[str], lead: Dict[str, str]) -> bool:
+        """Whether a shared piece is evidence: rare, and a concept or a lead word.
+
+        A concept is judged by its own spread ("milk" is rare as a word but the
+        milk concept is everywhere); a plain word only in the answers ("use",
+        "lot code") is too loose to tell documents apart.
+        """
+        if group.startswith("c_"):
+            return group in found and self._df[group] <= self._rare
+        return any(t in lead and self._df[t] <= self._rare for t in found)
+
+    def _rank(self, text: str) -> List[_Ranked]:
+        pieces = self._pieces(text or "")
+        total = sum(max(terms.values()) for terms in pieces.values())
+        ranked = []
+        for index, doc_id in enumerate(self.ids):
+            doc, lead = self._terms[index], self._lead[index]
+            credit = 0.0
+            evidence = shared = 0
+            anchored = False
+            for group, terms in pieces.items():
+                found = [t for t in terms if t in doc]
+                if not found:
+                    continue
+                shared += 1
+                credit += max(terms[t] * (1.0 if t in lead else ANSWER_CREDIT) for t in found)
+                evidence += self._independent(group, found, lead)
+                anchored = anchored or any(t in self._anchors[index] for t in found)
+            score = credit / total if total else 0.0
+            ranked.append(_Ranked(doc_id, score, evidence, anchored, shared == len(pieces)))
+        ranked.sort(key=lambda item: -item.score)
+        return ranked
 
     def scores(self, text: str) -> List[Tuple[str, float, int]]:
         """Every document as (id, score, pieces of evidence), best first."""
-        weights, groups = self._weights(text or "")
-        total = sum(weights.values())
-        common = len(self.ids) / 3
-        ranked = []
-        for doc_id, terms in zip(self.ids, self._terms):
-            shared = [t for t in weights if t in terms]
-            score = sum(weights[t] for t in shared) / total if total else 0.0
-            evidence = len({groups[t] for t in shared if self._df[t] <= max(common, 1)})
-            ranked.append((doc_id, score, evidence))
-        ranked.sort(key=lambda item: -item[1])
-        return ranked
+        return [(r.id, r.score, r.evidence) for r in self._rank(text)]
 
     def search(self, text: str, threshold: float, margin: float) -> Match:
         """The confident best match for `text`, or a Match with id None."""
-        ranked = self.scores(text)
+        ranked = self._rank(text)
         if not ranked:
             return Match(None, 0.0)
-        best_id, best, evidence = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        best = ranked[0]
+        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        enough = best.evidence >= MIN_EVIDENCE or (best.evidence == 1 and best.complete)
         confident = (
-            best >= threshold and best - runner_up >= margin and evidence >= MIN_EVIDENCE
+            best.score >= threshold
+            and best.score - runner_up >= margin
+            and best.anchored
+            and enough
         )
-        return Match(best_id if confident else None, best, runner_up, best_id, evidence)
+        return Match(best.id if confident else None, best.score, runner_up, best.id, best.evidence)
 
 
 def fact_index(facts: Iterable[Dict[str, str]]) -> Index:
-    """An index over facts: topic, claim and both answers."""
+    """An index over facts: topic and claim (the lead), then both answers."""
     return Index(
         [
             (f["id"], (f.get("topic") or "", f["claim"], f["answer_tr"], f["answer_en"]))
             for f in facts
-        ]
+        ],
+        lead=2,
     )
 
 
 def faq_index(faqs: Iterable[Dict[str, str]]) -> Index:
-    """An index over FAQ entries: both questions and both answers."""
+    """An index over FAQ entries: both questions (the lead), then both answers."""
     return Index(
         [
             (q["id"], (q["question_tr"], q["question_en"], q["answer_tr"], q["answer_en"]))
             for q in faqs
-        ]
+        ],
+        lead=2,
     )

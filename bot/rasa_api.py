@@ -44,4 +44,7 @@ class RasaClient:
         result = self._post(
             f"{path}/execute", {"name": "action_handoff_closed"}, output_channel="latest"
         )
+        # /execute runs the action but predicts nothing after it: listen again, so
+        # the customer's next message is handled like any other.
+        self._post(f"{path}/tracker/events", {"event": "action", "name": "action_listen"})
         return (result or {}).get("messages", [])

@@ -1,0 +1,94 @@
+"""Shared fixtures: a fresh store per test, the real domain, and tracker builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions.common
+from bot.facts import import_facts, import_faqs
+from bot.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated store in a temporary file, closed afterwards."""
+    opened = Store.open(tmp_path / "crisisdesk.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def demo_store(store: Store) -> Store:
+    """The store with the demo facts and FAQ entries published."""
+    import_facts(store, ROOT / "data/facts/demo.csv")
+    import_faqs(store, ROOT / "data/facts/faq.csv")
+    return store
+
+
+@pytest.fixture
+def action_store(demo_store: Store) -> Iterator[Store]:
+    """Points the actions at the demo store for the duration of a test."""
+    actions.common.use_store(demo_store)
+    yield demo_store
+    actions.common.use_store(None)
+
+
+@pytest.fixture(scope="session")
+def domain() -> Dict[str, Any]:
+    """The real domain, as the action server receives it."""
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    """Collects what an action says."""
+    return CollectingDispatcher()
+
+
+def user_event(text: str, intent: str, confidence: float = 0.95, **extra: Any) -> Dict[str, Any]:
+    """A user event as Rasa sends it to the action server."""
+    parse_data = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "entities": extra.pop("entities", []),
+        "intent_ranking": extra.pop("intent_ranking", [{"name": intent, "confidence": confidence}]),
+    }
+    return {"event": "user", "text": text, "parse_data": parse_data, "timestamp": 1.0,
+            "input_channel": extra.pop("input_channel", "rest"), **extra}
+
+
+def bot_event(text: str) -> Dict[str, Any]:
+    """A bot utterance event."""
+    return {"event": "bot", "text": text, "timestamp": 1.0}
+
+
+def make_tracker(
+    text: str,
+    intent: str,
+    *,
+    slots: Optional[Dict[str, Any]] = None,
+    history: Optional[List[Dict[str, Any]]] = None,
+    sender_id: str = "customer-1",
+    **extra: Any,
+) -> Tracker:
+    """A tracker whose latest message is `text` classified as `intent`."""
+    latest = user_event(text, intent, **extra)
+    events = list(history or []) + [latest]
+    return Tracker(
+        sender_id,
+        {"language": None, "pending": None, **(slots or {})},
+        latest["parse_data"],
+        events,
+        False,
+        None,
+        {},
+        "action_listen",
+    )

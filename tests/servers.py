@@ -1,0 +1,150 @@
+"""Starting real Rasa and action servers on free loopback ports (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Polls `url` until it answers 200; fails with the server's log if it dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Bot:
+    """A running Rasa server (REST channel, HTTP API) with its action server."""
+
+    rasa_url: str
+    actions_url: str
+    token: str
+    db_path: Path
+    env: Dict[str, str]
+
+    def say(self, sender: str, message: str, timeout: float = 30) -> list:
+        """Sends one message through the REST channel; returns the bot's replies."""
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def tracker(self, sender: str) -> dict:
+        """The conversation's tracker from the HTTP API."""
+        response = requests.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def _spawn(args: list, env: Dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_bot(
+    workdir: Path,
+    model: Path,
+    db_path: Optional[Path] = None,
+    with_actions: bool = True,
+    extra_env: Optional[Dict[str, str]] = None,
+) -> Iterator[Bot]:
+    """Starts the action server and the Rasa server; stops both afterwards."""
+    if not model.is_file():
+        raise RuntimeError(f"no trained model at {model}: run `make train` first")
+    workdir.mkdir(parents=True, exist_ok=True)
+    rasa_port, actions_port = free_port(), free_port()
+    token = "test-token"
+    db_path = db_path or workdir / "crisisdesk.db"
+    env = {
+        **os.environ,
+        "CRISISDESK_DB": str(db_path),
+        "ACTIONS_PORT": str(actions_port),
+        "RASA_PORT": str(rasa_port),
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "RASA_TOKEN": token,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        **(extra_env or {}),
+    }
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        (
+            "action_endpoint:\n"
+            f"  url: http://127.0.0.1:{actions_port}/webhook\n"
+            "  enable_selective_domain: true\n"
+            if with_actions
+            else ""
+        )
+        + "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+        + f"  db: {workdir / 'tracker.db'}\n",
+        encoding="utf-8",
+    )
+    processes = []
+    try:
+        if with_actions:
+            log = workdir / "actions.log"
+            actions = _spawn(
+                [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                 "--port", str(actions_port)], env, log)
+            processes.append(actions)
+        log = workdir / "rasa.log"
+        rasa = _spawn(
+            [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", token,
+             "--port", str(rasa_port), "--model", str(model), "--endpoints", str(endpoints),
+             "--credentials", str(ROOT / "credentials.yml")], env, log)
+        processes.append(rasa)
+        if with_actions:
+            wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, workdir / "actions.log")
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, log)
+        yield Bot(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token,
+                  db_path, env)
+    finally:
+        for process in reversed(processes):
+            _stop(process)

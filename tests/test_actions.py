@@ -1,0 +1,271 @@
+"""Every action with a real Tracker, CollectingDispatcher and the real domain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rasa_sdk.events import ConversationPaused, SlotSet
+
+from actions.complaints import ActionLogComplaint
+from actions.facts import ActionAnswerQuestion, ActionAnswerRumour
+from actions.fallback import ActionFallback
+from actions.feedback import ActionYesNo
+from actions.handoff import ActionHandoff, ActionHandoffClosed
+from actions.language import ActionDetectLanguage
+from tests.conftest import bot_event, make_tracker, user_event
+
+
+async def run(action, dispatcher, tracker, domain):
+    return await action.run(dispatcher, tracker, domain)
+
+
+# -- language -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "events"),
+    [
+        ("siparisim gelmedi", None, [SlotSet("language", "tr")]),
+        ("my order never came", None, [SlotSet("language", "en")]),
+        ("my order never came", "tr", [SlotSet("language", "en")]),
+        ("😡😡😡", "tr", []),
+        ("/affirm", "en", []),
+        ("iade nasil yapilir", "tr", []),
+    ],
+)
+async def test_detect_language(dispatcher, domain, text, previous, events):
+    tracker = make_tracker(text, "complaint", slots={"language": previous})
+    assert await run(ActionDetectLanguage(), dispatcher, tracker, domain) == events
+    assert dispatcher.messages == []
+
+
+# -- rumours and questions -------------------------------------------------------------
+
+
+async def test_rumour_with_matching_fact_gets_verdict_answer_and_source(
+    action_store, dispatcher, domain
+):
+    tracker = make_tracker(
+        "kuzey sut iflas mi etti, batiyormussunuz", "rumour", slots={"language": "tr"}
+    )
+    events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", "fact:bankruptcy")]
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_fact_false"
+    fact = action_store.get_fact("bankruptcy")
+    assert message["answer"] == fact["answer_tr"]
+    assert message["source_url"] == fact["source_url"]
+
+
+async def test_rumour_in_english_gets_english_answer(action_store, dispatcher, domain):
+    tracker = make_tracker(
+        "is it true you put bleach in the milk?", "rumour", slots={"language": "en"}
+    )
+    events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", "fact:bleach-in-milk")]
+    assert dispatcher.messages[0]["answer"] == action_store.get_fact("bleach-in-milk")["answer_en"]
+
+
+async def test_unknown_rumour_is_recorded_with_its_asker(action_store, dispatcher, domain):
+    text = "genel muduru tutuklamislar dogru mu"
+    for sender in ("alice", "bob", "alice"):
+        dispatcher.messages.clear()
+        tracker = make_tracker(text, "rumour", slots={"language": "tr"}, sender_id=sender)
+        events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+        assert events == [SlotSet("pending", None)]
+        assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
+    [rumour] = action_store.list_rumours("open")
+    assert rumour["text"] == text
+    assert rumour["ask_count"] == 3
+    assert rumour["language"] == "tr"
+    assert sorted(a["sender_id"] for a in action_store.rumour_askers(rumour["id"])) == ["alice", "bob"]
+
+
+async def test_draft_fact_never_reaches_a_customer(action_store, dispatcher, domain):
+    action_store.set_fact_status("bankruptcy", "draft")
+    tracker = make_tracker("kuzey sut iflas mi etti, batiyor mu", "rumour", slots={"language": "tr"})
+    await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
+
+
+async def test_question_answered_from_faq_with_source(action_store, dispatcher, domain):
+    tracker = make_tracker(
+        "bir urunu nasil iade ederim, paramı nasil geri alirim", "question", slots={"language": "tr"}
+    )
+    events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None)]
+    faq = next(f for f in action_store.published_faqs() if f["id"] == "return-refund")
+    assert dispatcher.messages[0]["response"] == "utter_faq_answer"
+    assert dispatcher.messages[0]["answer"] == faq["answer_tr"]
+    if faq["source_url"]:
+        assert dispatcher.messages[1]["source_url"] == faq["source_url"]
+
+
+async def test_unanswerable_question_offers_a_person(action_store, dispatcher, domain):
+    tracker = make_tracker("what is the airspeed velocity of a swallow", "question",
+                           slots={"language": "en"})
+    events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", "offer_human")]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_question_unknown"]
+
+
+async def test_button_payload_uses_the_text_the_customer_typed(action_store, dispatcher, domain):
+    history = [user_event("kuzey kart uygulamaniz hacklendi mi veriler calindi mi", "nlu_fallback")]
+    tracker = make_tracker("/rumour", "rumour", slots={"language": "tr"}, history=history)
+    events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", "fact:kuzey-kart-breach")]
+
+
+# -- complaints ------------------------------------------------------------------------
+
+
+async def test_complaint_becomes_ticket_with_number(action_store, dispatcher, domain):
+    tracker = make_tracker(
+        "siparisim 2 haftadir gelmedi #4821937", "complaint", slots={"language": "tr"},
+        entities=[{"entity": "order_number", "value": "4821937"}],
+    )
+    events = await run(ActionLogComplaint(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None)]
+    [ticket] = action_store.list_tickets()
+    assert dispatcher.messages[0]["response"] == "utter_complaint_logged"
+    assert dispatcher.messages[0]["ticket_number"] == ticket["number"] == "CD-000001"
+    assert ticket["severity"] == "normal"
+    assert ticket["language"] == "tr"
+    assert ticket["channel"] == "rest"
+    assert json.loads(ticket["entities"]) == [{"entity": "order_number", "value": "4821937"}]
+    assert action_store.list_handoffs() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("your yogurt made my son sick, we were at the hospital all night", "health"),
+        ("avukatimla gorustum dava acacagim", "legal"),
+        ("bunu gazetecilere anlatacagim haber yapacaklar", "press"),
+        ("the charger exploded and burned my hand", "safety"),
+    ],
+)
+async def test_severe_complaint_goes_straight_to_a_person(
+    action_store, dispatcher, domain, text, reason
+):
+    tracker = make_tracker(text, "complaint")
+    events = await run(ActionLogComplaint(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None), ConversationPaused()]
+    assert dispatcher.messages[0]["response"] == "utter_complaint_escalated"
+    [handoff] = action_store.list_handoffs()
+    assert handoff["priority"] == "high"
+    assert reason in handoff["reason"]
+    assert handoff["ticket_number"] == dispatcher.messages[0]["ticket_number"]
+
+
+async def test_second_complaint_of_a_customer_is_escalated(action_store, dispatcher, domain):
+    first = make_tracker("kargom gecikti", "complaint", sender_id="ayse")
+    assert await run(ActionLogComplaint(), dispatcher, first, domain) == [SlotSet("pending", None)]
+    second = make_tracker("hala gelmedi kargom", "complaint", sender_id="ayse")
+    events = await run(ActionLogComplaint(), dispatcher, second, domain)
+    assert events[-1] == ConversationPaused()
+    [handoff] = action_store.list_handoffs()
+    assert "repeated" in handoff["reason"]
+
+
+# -- handoff -----------------------------------------------------------------------------
+
+
+async def test_request_human_pauses_and_queues_with_last_messages(action_store, dispatcher, domain):
+    history = [user_event("merhaba", "greet"), bot_event("Merhaba! ...")]
+    tracker = make_tracker("temsilciye baglar misiniz", "request_human",
+                           slots={"language": "tr"}, history=history)
+    events = await run(ActionHandoff(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None), ConversationPaused()]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff"]
+    [handoff] = action_store.list_handoffs()
+    assert handoff["language"] == "tr"
+    assert handoff["priority"] == "normal"
+    texts = [m["text"] for m in json.loads(handoff["last_messages"])]
+    assert texts == ["merhaba", "Merhaba! ...", "temsilciye baglar misiniz"]
+
+
+async def test_handoff_closed_asks_for_a_rating(action_store, dispatcher, domain):
+    handoff_id = action_store.open_handoff(
+        sender_id="customer-1", channel="rest", reason="x", priority="normal",
+        language="en", last_messages=[],
+    )
+    action_store.close_handoff(handoff_id)
+    tracker = make_tracker("thanks", "thank", slots={"language": "en"})
+    events = await run(ActionHandoffClosed(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", f"handoff:{handoff_id}")]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_closed"]
+
+
+# -- fallback ----------------------------------------------------------------------------
+
+
+async def test_first_fallback_offers_the_two_likeliest_intents(action_store, dispatcher, domain):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "rumour", "confidence": 0.41},
+        {"name": "question", "confidence": 0.33},
+        {"name": "complaint", "confidence": 0.1},
+    ]
+    tracker = make_tracker("kuzey su an ne durumda", "nlu_fallback", slots={"language": "tr"},
+                           intent_ranking=ranking)
+    assert await run(ActionFallback(), dispatcher, tracker, domain) == []
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_rephrase"
+    assert message["buttons"] == [
+        {"title": "Bir iddia doğru mu?", "payload": "/rumour"},
+        {"title": "Bir sorum var", "payload": "/question"},
+    ]
+
+
+async def test_second_fallback_in_a_row_hands_over(action_store, dispatcher, domain):
+    history = [user_event("asdf qwer", "nlu_fallback", confidence=0.2), bot_event("?")]
+    tracker = make_tracker("zxcv uiop", "nlu_fallback", slots={"language": "en"}, history=history)
+    events = await run(ActionFallback(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None), ConversationPaused()]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff"]
+    assert action_store.list_handoffs()[0]["reason"] == "the bot did not understand twice"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙏🙏", "?!"])
+async def test_empty_or_emoji_only_message_asks_for_words(action_store, dispatcher, domain, text):
+    tracker = make_tracker(text, "nlu_fallback")
+    assert await run(ActionFallback(), dispatcher, tracker, domain) == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_empty_message"]
+    assert action_store.list_handoffs() == []
+
+
+# -- yes / no ------------------------------------------------------------------------------
+
+
+async def test_yes_after_a_fact_records_positive_feedback(action_store, dispatcher, domain):
+    tracker = make_tracker("evet", "affirm", slots={"pending": "fact:bankruptcy"})
+    assert await run(ActionYesNo(), dispatcher, tracker, domain) == [SlotSet("pending", None)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_feedback_thanks"]
+    [row] = action_store.db["feedback"].rows
+    assert (row["subject"], row["subject_id"], row["helpful"]) == ("fact", "bankruptcy", 1)
+
+
+async def test_no_after_a_fact_offers_a_person(action_store, dispatcher, domain):
+    tracker = make_tracker("no", "deny", slots={"pending": "fact:bankruptcy"})
+    assert await run(ActionYesNo(), dispatcher, tracker, domain) == [SlotSet("pending", "offer_human")]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_feedback_sorry"]
+    assert [r["helpful"] for r in action_store.db["feedback"].rows] == [0]
+
+
+async def test_yes_to_the_offer_of_a_person_hands_over(action_store, dispatcher, domain):
+    tracker = make_tracker("yes please", "affirm", slots={"pending": "offer_human"})
+    events = await run(ActionYesNo(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None), ConversationPaused()]
+    assert len(action_store.list_handoffs()) == 1
+
+
+@pytest.mark.parametrize(("intent", "pending"), [("affirm", None), ("deny", "offer_human")])
+async def test_yes_or_no_without_consequence_just_acknowledges(
+    action_store, dispatcher, domain, intent, pending
+):
+    tracker = make_tracker("ok", intent, slots={"pending": pending})
+    assert await run(ActionYesNo(), dispatcher, tracker, domain) == [SlotSet("pending", None)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ok"]
+    assert action_store.list_handoffs() == []

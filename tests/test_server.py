@@ -1,0 +1,116 @@
+"""The whole assistant over HTTP: real Rasa server, real action server, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from bot.facts import import_facts, import_faqs
+from bot.store import Store
+from tests.conftest import ROOT
+from tests.servers import running_bot
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bot")
+    store = Store.open(workdir / "crisisdesk.db")
+    import_facts(store, ROOT / "data/facts/demo.csv")
+    import_faqs(store, ROOT / "data/facts/faq.csv")
+    store.close()
+    with running_bot(workdir, ROOT / "models/crisisdesk.tar.gz") as running:
+        yield running
+
+
+@pytest.fixture
+def store(bot):
+    opened = Store.open(bot.db_path)
+    yield opened
+    opened.close()
+
+
+def texts(replies):
+    return [r.get("text", "") for r in replies]
+
+
+def test_greeting_in_each_language(bot):
+    assert "Merhaba" in texts(bot.say("greet-tr", "slm merhaba"))[0]
+    assert "Hello" in texts(bot.say("greet-en", "hello there"))[0]
+
+
+def test_rumour_gets_verified_fact_with_source_and_buttons(bot):
+    [reply] = bot.say("rumour-tr", "kuzey sut iflas ediyormus dogru mu")
+    assert reply["text"].startswith("❌ Bu iddia doğru değil.")
+    assert "https://kuzeysut.example/" in reply["text"]
+    assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
+    assert texts(bot.say("rumour-tr", "evet"))[0] == "Geri bildiriminiz için teşekkürler!"
+
+
+def test_unknown_rumour_is_recorded_as_open(bot, store):
+    reply = texts(bot.say("rumour-unknown", "ceo'nuz tutuklandi diyorlar dogru mu"))
+    assert "kontrol ediyor" in reply[0]
+    assert any("tutuklandi" in r["text"] for r in store.list_rumours("open"))
+
+
+def test_complaint_ticket_number_is_quoted(bot, store):
+    reply = texts(bot.say("complaint-en", "my order 4821937 never arrived, it has been 3 weeks"))[0]
+    [ticket] = store.list_tickets("complaint-en")
+    assert ticket["number"] in reply
+    assert ticket["language"] == "en"
+    assert {"entity": "order_number", "value": "4821937"} in json.loads(ticket["entities"])
+
+
+def test_handoff_pauses_bot_until_closed_from_the_cli(bot, store):
+    sender = "handoff-1"
+    assert "temsilci" in texts(bot.say(sender, "canli destek istiyorum, bir insanla konusayim"))[0]
+    assert bot.say(sender, "merhaba? kimse yok mu") == []
+    assert bot.tracker(sender)["paused"] is True
+    [handoff] = [h for h in store.list_handoffs() if h["sender_id"] == sender]
+    assert handoff["language"] == "tr"
+    assert "canli destek" in handoff["last_messages"]
+
+    closed = subprocess.run(
+        [str(ROOT / ".venv/bin/crisisdesk"), "--db", str(bot.db_path), "handoffs", "close",
+         str(handoff["id"]), "--rasa-url", bot.rasa_url],
+        capture_output=True, text=True, env=bot.env,
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert "closed" in closed.stdout
+    assert bot.tracker(sender)["paused"] is False
+    assert store.get_handoff(handoff["id"])["status"] == "closed"
+    assert "Geri bildiriminiz" in texts(bot.say(sender, "evet"))[0]
+
+
+def test_severe_complaint_is_escalated_at_once(bot, store):
+    sender = "severe-1"
+    reply = texts(bot.say(sender, "your yogurt made my son sick, we spent the night in hospital"))
+    assert "priority" in reply[0]
+    assert bot.say(sender, "hello?") == []
+    [handoff] = [h for h in store.list_handoffs() if h["sender_id"] == sender]
+    assert handoff["priority"] == "high"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "    ",
+        "😡😡😡",
+        "kargom " * 800,
+        "<script>alert('x')</script><b>hi</b>",
+        "'; DROP TABLE tickets; --",
+        "merhaba I need help siparisim nerede where is it",
+        "/etc/passwd",
+        "\u0000\u0007 null bytes",
+    ],
+    ids=["empty", "spaces", "emoji", "5000-chars", "html", "sql", "mixed", "slash", "control"],
+)
+def test_bad_input_always_gets_a_polite_reply(bot, store, message):
+    before = store.db["tickets"].count
+    replies = bot.say(f"bad-{abs(hash(message))}", message)
+    assert replies and all(r.get("text") for r in replies)
+    assert store.db["tickets"].count >= before
