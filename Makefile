@@ -12,6 +12,8 @@ MODEL := models/crisisdesk.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml \
 	$(wildcard bot/nlu/*.py) bot/language.py
 export TF_CPP_MIN_LOG_LEVEL := 3
+# Rasa would otherwise send telemetry and crash reports to the internet.
+export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export ACTIONS_PORT ?= 5055
 export RASA_PORT ?= 5005

@@ -1,75 +1,82 @@
 """Finding the published fact (or FAQ entry) a customer's message is about.
 
-Answering with the wrong fact is the worst outcome, so a match needs all of:
-- `threshold`: enough of the message is explained by the document;
-- `margin`: a clear lead over the runner-up;
-- an *anchor*: the message names what the document's lead text (a fact's topic
-  and claim, an FAQ's questions) is about. When the lead names crisis issues
-  (the non-context concepts of `bot.lexicon`: a fire, a recall, a leak, a refund)
-  the message must share one of them; "a worker was injured at your factory"
-  shares the factory but not the fire, so it is not about the factory fire.
-  A lead without issues (e.g. "Where can I find your official statements?")
-  accepts any of its terms;
+Answering with the wrong fact is the worst outcome; saying "we are checking" is
+acceptable. A document therefore matches only when all of these hold:
+- score >= `threshold`: enough of the message is explained by the document;
+- score - runner-up >= `margin`: a clear lead over the next document;
+- anchor: the message names what the document's lead (a fact's topic and claim,
+  an FAQ's questions) is about. When the lead names crisis *issues* (the
+  non-context concepts of `bot.lexicon`: a fire, a recall, a leak, a refund) the
+  message must share one of them or a code such as a lot number; "a worker was
+  injured at your factory" shares the factory but not the fire. A lead without
+  issues ("Where can I find your official statements?") accepts any of its terms;
 - evidence: two independent pieces that few documents share, or one when the
-  document explains the whole message ("kuzey sut iflas mi etti" is all about
-  the bankruptcy, while in "metro grevi" the strike is a lone shared word and
-  "metro" is left unexplained, so it is not about the delivery strike).
-Otherwise the answer is "none fits" and the bot says it is checking.
+  document explains the whole message. "kuzey sut iflas mi etti" is all about
+  the bankruptcy; in "metro grevi" the strike is a lone shared word next to an
+  unexplained "metro". Context concepts (milk, factory, workers) and words that
+  only the answers use help the score but are not independent evidence: "amazon
+  is laying off workers" has one piece, the layoff;
+- same world: the message names no thing the documents never mention (a context
+  concept such as rent, fuel or the metro: "my landlord raised the rent by 40
+  percent" is not our price rise) and no place the document does not name ("a
+  factory in China" is not the Bursa factory).
 
 How a text becomes pieces of evidence, in both languages at once:
 - words are folded (no Turkish letters), lower-cased, and numbers written as
-  words become digits ("yuzde kirk" -> "yuzde 40", "five hundred" -> "500");
+  words become digits ("yuzde kirk" -> "yuzde 40", "besyuz" -> "500");
 - the bilingual concepts of `bot.lexicon` turn words and phrases into concepts
-  ("batiyomus" and "going under" are both `bankrupt`); all words of a concept
-  mention form one piece;
+  ("batiyomus" and "going under" are both `bankrupt`); a concept and the words
+  that mention it are one piece;
 - every other word that is not a stop word is one piece, cut to its first five
   letters, a strong stemmer for agglutinative Turkish ("siparislerimi" ->
   "sipar") that is harmless for English;
-- a word the documents never use is matched to a known word one typo away
-  ("fabrkada" -> "fabri"), with a lower weight.
-A piece weighs its inverse document frequency over the indexed documents,
-concepts double (they carry the crisis meaning). The score of a document is the
-share of the message's weight that the document contains; a piece found only in
-the answers (not the lead) counts `ANSWER_CREDIT` of its weight. Everything is
-deterministic: same message, same documents, same answer.
+- a word the documents never use is read as the known word one typo away that
+  starts with the same letter ("fabrkada" -> "fabri", and so the factory
+  concept), with a lower weight.
+A piece weighs its inverse document frequency over the indexed documents, a
+concept double (concepts carry the crisis meaning). A document's score is the
+share of the message's weight it contains; a piece found only in its answers,
+not its lead, counts `ANSWER_CREDIT` of its weight. Everything is deterministic.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from bot.language import words
-from bot.lexicon import CONTEXT, concept_spans
+from bot.lexicon import CONTEXT, concept_spans, is_place
 
 STOPWORDS = frozenset(
     """
     a an the and or but is are was were be been being am i you he she it we they me my
     your yours our their them us this that these those of to in on at for with from by
     about as if so do does did not no yes can could would should will just really very
-    what why how where when who which there here have has had any some all im its its
+    what why how where when who which there here have has had any some all im its
     heard hear saw seen says said say saying someone somebody anyone people everyone
     true truth real fake rumor rumour rumours rumors claim claims news post posted
     message messages msg forwarded video vid clip tweet twitter tiktok instagram
     facebook whatsapp group share shared sharing please pls hi hello hey ok okay guys
-    company companies firm brand u ur r thats whats lol omg wtf like seriously still
-    also too now today got get gets getting go going gonna went gone up down off out
-    over into via than then because bc cuz stuff thing things anything something
-    know tell told think much many more dont doesnt didnt isnt arent cant wont put puts
+    company companies firm brand another other u ur r thats whats lol omg wtf like
+    seriously still also too now today got get gets getting go going gonna went gone
+    up down off out over into via than then because bc cuz stuff thing things anything
+    something know tell told think much many more dont doesnt didnt isnt arent cant
+    wont put puts use uses using used find found circulating going around viral
     ve veya ile ama fakat da de ki mi mu mı mü misiniz musunuz mudur midir miymis muymus
-    misin musun miyiz muyuz mis mus
+    misin musun miyiz muyuz miyim mis mus
     bu su o bir bi ben sen siz biz onlar benim senin sizin bizim size sizi bize bana beni
-    sizde sizden sizi bunu bunlar bunun buna sunu onu onun ona
+    sizde sizden bunu bunlar bunun buna sunu onu onun ona kisi kisiyi kisiler kisinin
+    insan insanlar
     ne neden nasil niye nicin nerede nerde nereden nerden kim kimse hangi icin gibi kadar
-    daha cok az her hic hep zaman kac
+    daha cok az her hic hep zaman kac icinde icine icinden
     var yok varmis yokmus vardir degil evet hayir dogru yalan gercek gercekten dogrumu
     yalanmi gercekmi sahi
     duydum duyduk duydun gordum diyorlar diyor diyo diyolar dedi demis deniyo
     soyluyorlar yaziyor yaziyo yazmislar yazmis paylasiyor paylasiyo paylasti paylasmis
-    haber haberi mesaj mesaji grupta grubunda video videosu iddia iddiasi soylenti
-    dedikodu
+    haber haberi mesaj mesaji grupta grubunda videosu iddia iddiasi soylenti dedikodu
+    dolasiyor dolasiyo dolasan yayiliyor yayiliyo yayilan
     merhaba selam slm lutfen abi abla hocam knk acaba artik simdi bugun sey seyler
     bisey biseyler falan filan ya yaa la lan valla vallahi hani iste aynen cidden
     yine gene bile sadece zaten olarak olan diye yuzunden nedeniyle dolayi
@@ -77,8 +84,7 @@ STOPWORDS = frozenset(
     edelim ediyoz ediyoruz edecek
     oldu olmus olur olabilir olacak oluyor oluyo olmali
     yapti yapmis yapiyor yapiyo yapilir yapilirim yapabilirim yaparim ederim
-    geldi gelmis cikti cikmis cikan cikiyo
-    firma firmaniz firmasi sirket sirketi sirketiniz marka markaniz
+    geldi gelmis cikti cikmis cikan cikiyo bul bulurum bulursam bulabilirim buldum
     """.split()
 )
 CONCEPT_WEIGHT = 2.0
@@ -98,31 +104,46 @@ _NUMBER_WORDS: Dict[str, int] = {
 _MULTIPLIERS: Dict[str, int] = {"yuz": 100, "hundred": 100, "bin": 1000, "thousand": 1000}
 
 
+def _number_parts(token: str) -> Optional[List[str]]:
+    """A token written as number words, split ("besyuz" -> ["bes", "yuz"]), or None."""
+    if token in _NUMBER_WORDS or token in _MULTIPLIERS:
+        return [token]
+    for size in range(len(token) - 2, 1, -1):
+        head = token[:size]
+        if head in _NUMBER_WORDS or head in _MULTIPLIERS:
+            rest = _number_parts(token[size:])
+            if rest:
+                return [head] + rest
+    return None
+
+
 def _with_digits(tokens: List[str]) -> List[str]:
     """Tokens with runs of number words replaced by one digit token.
 
-    A multiplier counts only after a number ("bes yuz" is 500, a lone "bin" is
-    the verb).
+    A multiplier counts only after a number ("bes yuz" is 500; a lone "yuz" is a
+    face and a lone "bin" a verb), as does a run written as one word ("ikibin").
     """
     out: List[str] = []
     run: List[str] = []
 
     def flush() -> None:
-        if run:
-            total = current = 0
-            for word in run:
-                if word in _MULTIPLIERS:
-                    current *= _MULTIPLIERS[word]
-                    if _MULTIPLIERS[word] >= 1000:
-                        total, current = total + current, 0
-                else:
-                    current += _NUMBER_WORDS[word]
-            out.append(str(total + current))
-            run.clear()
+        if not run:
+            return
+        total = current = 0
+        for word in run:
+            if word in _MULTIPLIERS:
+                current *= _MULTIPLIERS[word]
+                if _MULTIPLIERS[word] >= 1000:
+                    total, current = total + current, 0
+            else:
+                current += _NUMBER_WORDS[word]
+        out.append(str(total + current))
+        run.clear()
 
     for token in tokens:
-        if token in _NUMBER_WORDS or (token in _MULTIPLIERS and run):
-            run.append(token)
+        parts = _number_parts(token)
+        if parts and (parts[0] in _NUMBER_WORDS or run):
+            run.extend(parts)
         else:
             flush()
             out.append(token)
@@ -135,14 +156,16 @@ class Features:
     """What a text says, as matchable terms, grouped into independent pieces.
 
     `groups` maps each term to its piece of evidence: a concept token ("c_fire")
-    and the words that mentioned it ("yangin") are one piece, not two.
+    and the words that mentioned it ("yangi") are one piece, not two. `places`
+    are the terms that name places.
     """
 
     groups: Dict[str, str]
+    places: FrozenSet[str] = field(default_factory=frozenset)
 
 
 def _content(word: str) -> bool:
-    return word not in STOPWORDS and len(word) > 1 and not (word.isdigit() and len(word) < 2)
+    return word not in STOPWORDS and len(word) > 1
 
 
 def features(text: str) -> Features:
@@ -153,13 +176,16 @@ def features(text: str) -> Features:
         for position in range(start, end):
             covered[position] = f"c_{concept}"
     groups: Dict[str, str] = {}
+    places: Set[str] = set()
     for position, word in enumerate(tokens):
         token = covered.get(position)
         if token:
             groups.setdefault(token, token)
         if _content(word):
             groups.setdefault(word[:5], token or word[:5])
-    return Features(groups)
+            if not token and is_place(word):
+                places.add(word[:5])
+    return Features(groups, frozenset(places))
 
 
 def analyze(text: str) -> str:
@@ -172,8 +198,13 @@ def _deletions(term: str) -> Set[str]:
     return {term} | {term[:i] + term[i + 1 :] for i in range(len(term))}
 
 
-def _is_issue(term: str) -> bool:
-    return term.startswith("c_") and term[2:] not in CONTEXT
+def _is_context(term: str) -> bool:
+    return term.startswith("c_") and term[2:] in CONTEXT
+
+
+def _is_code(term: str) -> bool:
+    """A lot number or similar: letters and digits mixed ("l2311")."""
+    return len(term) >= 4 and any(c.isdigit() for c in term) and any(c.isalpha() for c in term)
 
 
 @dataclass(frozen=True)
@@ -197,6 +228,13 @@ class _Ranked(NamedTuple):
     evidence: int
     anchored: bool
     complete: bool
+    elsewhere: bool
+
+
+class _Message(NamedTuple):
+    pieces: Dict[str, Dict[str, float]]  # piece -> {term: weight}
+    places: FrozenSet[str]
+    unknown_context: bool
 
 
 class Index:
@@ -209,34 +247,34 @@ class Index:
     def __init__(self, docs: Sequence[Tuple[str, Sequence[str]]], lead: int = 1) -> None:
         self.ids = [doc_id for doc_id, _ in docs]
         self._terms: List[Set[str]] = []
-        self._lead: List[Dict[str, str]] = []
-        doc_groups: List[Dict[str, str]] = []
+        self._lead: List[Set[str]] = []
+        self._anchors: List[FrozenSet[str]] = []
+        groups_of: Dict[str, Set[str]] = {}
         for _, texts in docs:
-            lead_terms: Dict[str, str] = {}
-            for text in texts[:lead]:
-                lead_terms.update(features(text or "").groups)
-            terms = set(lead_terms)
-            for text in texts[lead:]:
+            lead_groups: Dict[str, str] = {}
+            terms: Set[str] = set()
+            for number, text in enumerate(texts):
                 groups = features(text or "").groups
                 terms.update(groups)
-                doc_groups.append(groups)
-            doc_groups.append(lead_terms)
-            self._lead.append(lead_terms)
+                if number < lead:
+                    lead_groups.update(groups)
+                for term, group in groups.items():
+                    groups_of.setdefault(term, set()).add(group)
+            issues = {
+                t
+                for t, g in lead_groups.items()
+                if (g.startswith("c_") and not _is_context(g)) or any(c.isdigit() for c in t)
+            }
             self._terms.append(terms)
+            self._lead.append(set(lead_groups))
+            self._anchors.append(frozenset(issues or lead_groups))
         self._df = Counter(term for terms in self._terms for term in terms)
-        self._anchors: List[FrozenSet[str]] = []
-        for terms in self._lead:
-            issues = {t for t, group in terms.items() if _is_issue(group)}
-            self._anchors.append(frozenset(issues or terms))
         self._rare = max(len(self.ids) / 3, 1)
-        groups_of: Dict[str, Set[str]] = {}
-        for text_groups in doc_groups:
-            for term, group in text_groups.items():
-                groups_of.setdefault(term, set()).add(group)
+        # A word of a concept in every document that uses it ("fabri" -> "c_factory").
         self._concept_of = {
-            term: next(iter(groups))
+            term: min(groups)
             for term, groups in groups_of.items()
-            if len(groups) == 1 and next(iter(groups)) != term
+            if len(groups) == 1 and min(groups) != term
         }
         self._typos: Dict[str, Set[str]] = {}
         for stem in self._df:
@@ -263,12 +301,12 @@ class Index:
         }
         return min(near) if near else None
 
-    def _pieces(self, text: str) -> Dict[str, Dict[str, float]]:
-        """The message's pieces of evidence: piece -> {term: weight}."""
+    def _message(self, text: str) -> _Message:
+        found = features(text)
         pieces: Dict[str, Dict[str, float]] = {}
-        for term, group in features(text).groups.items():
+        for term, group in found.groups.items():
             factor = CONCEPT_WEIGHT if term.startswith("c_") else 1.0
-            if term not in self._df and not term.startswith("c_"):
+            if term == group and term not in self._df and not term.startswith("c_"):
                 near = self._near(term)
                 if near:
                     term, factor = near, TYPO_WEIGHT
@@ -277,38 +315,50 @@ class Index:
                         factor *= CONCEPT_WEIGHT
             terms = pieces.setdefault(group, {})
             terms[term] = max(terms.get(term, 0.0), factor * self._idf(term))
-        return pieces
+        unknown = any(_is_context(p) and p not in self._df for p in pieces)
+        return _Message(pieces, found.places, unknown)
 
-    def _independent(self, group: str, found: List[str], lead: Dict[str, str]) -> bool:
-        """Whether a shared piece is evidence: rare, and a concept or a lead word.
+    def _independent(self, group: str, found: List[str], lead: Set[str]) -> bool:
+        """Whether a shared piece is evidence: rare, and a concept, a code or a lead word.
 
-        A concept is judged by its own spread ("milk" is rare as a word but the
-        milk concept is everywhere); a plain word only in the answers ("use",
-        "lot code") is too loose to tell documents apart.
+        A concept is judged by its own spread ("milk" is rare as a word, but the
+        milk concept is everywhere); plain words found only in the answers ("use",
+        "lot code") are too loose to tell documents apart.
         """
         if group.startswith("c_"):
             return group in found and self._df[group] <= self._rare
-        return any(t in lead and self._df[t] <= self._rare for t in found)
+        return any(
+            (t in lead or _is_code(t)) and self._df[t] <= self._rare for t in found
+        )
 
     def _rank(self, text: str) -> List[_Ranked]:
-        pieces = self._pieces(text or "")
-        total = sum(max(terms.values()) for terms in pieces.values())
+        message = self._message(text or "")
+        total = sum(max(terms.values()) for terms in message.pieces.values())
         ranked = []
         for index, doc_id in enumerate(self.ids):
-            doc, lead = self._terms[index], self._lead[index]
+            doc, lead, anchors = self._terms[index], self._lead[index], self._anchors[index]
             credit = 0.0
             evidence = shared = 0
             anchored = False
-            for group, terms in pieces.items():
+            for group, terms in message.pieces.items():
                 found = [t for t in terms if t in doc]
                 if not found:
                     continue
                 shared += 1
                 credit += max(terms[t] * (1.0 if t in lead else ANSWER_CREDIT) for t in found)
                 evidence += self._independent(group, found, lead)
-                anchored = anchored or any(t in self._anchors[index] for t in found)
-            score = credit / total if total else 0.0
-            ranked.append(_Ranked(doc_id, score, evidence, anchored, shared == len(pieces)))
+                anchored = anchored or any(t in anchors or _is_code(t) for t in found)
+            elsewhere = message.unknown_context or not message.places <= doc
+            ranked.append(
+                _Ranked(
+                    doc_id,
+                    credit / total if total else 0.0,
+                    evidence,
+                    anchored,
+                    shared == len(message.pieces),
+                    elsewhere,
+                )
+            )
         ranked.sort(key=lambda item: -item.score)
         return ranked
 
@@ -329,6 +379,7 @@ class Index:
             and best.score - runner_up >= margin
             and best.anchored
             and enough
+            and not best.elsewhere
         )
         return Match(best.id if confident else None, best.score, runner_up, best.id, best.evidence)
 

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -17,6 +18,7 @@ from typing import Dict, List, Tuple
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
 
+os.environ.setdefault("LOG_LEVEL", "ERROR")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,7 +49,7 @@ def scores(gold: List[str], predicted: List[str]) -> Dict[str, float]:
 
 async def evaluate(model: Path, examples: List[Tuple[str, str, str]]) -> Dict[str, object]:
     """Parses every example with the model and scores the intents."""
-    from rasa.core.agent import Agent
+    from rasa.core.agent import Agent  # slow import, only when needed
 
     agent = Agent.load(str(model))
     predicted = []

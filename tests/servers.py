@@ -49,6 +49,7 @@ class Bot:
     token: str
     db_path: Path
     env: Dict[str, str]
+    pids: Dict[str, int]
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list:
         """Sends one message through the REST channel; returns the bot's replies."""
@@ -70,9 +71,9 @@ class Bot:
         return response.json()
 
 
-def _spawn(args: list, env: Dict[str, str], log: Path) -> subprocess.Popen:
+def _spawn(args: list, env: Dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        args, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -94,6 +95,7 @@ def running_bot(
     db_path: Optional[Path] = None,
     with_actions: bool = True,
     extra_env: Optional[Dict[str, str]] = None,
+    project: Path = ROOT,
 ) -> Iterator[Bot]:
     """Starts the action server and the Rasa server; stops both afterwards."""
     if not model.is_file():
@@ -110,6 +112,7 @@ def running_bot(
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "RASA_TOKEN": token,
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         **(extra_env or {}),
     }
@@ -138,13 +141,16 @@ def running_bot(
         rasa = _spawn(
             [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", token,
              "--port", str(rasa_port), "--model", str(model), "--endpoints", str(endpoints),
-             "--credentials", str(ROOT / "credentials.yml")], env, log)
+             "--credentials", str(project / "credentials.yml")], env, log, cwd=project)
         processes.append(rasa)
         if with_actions:
             wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, workdir / "actions.log")
         wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, log)
+        pids = {"rasa": rasa.pid}
+        if with_actions:
+            pids["actions"] = processes[0].pid
         yield Bot(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token,
-                  db_path, env)
+                  db_path, env, pids)
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -63,6 +63,7 @@ def test_turkish_lower():
         ("CD-000123 numarali sikayetim", [("ticket_number", "CD-000123")]),
         ("L2311A lot kodlu yogurt", [("lot_code", "L2311A")]),
         ("LOT 24-118 on the lid", [("lot_code", "24-118")]),
+        ("parti l2311a", [("lot_code", "L2311A")]),
         ("kargom gelmedi", [("topic", "delivery")]),
         ("my refund never came", [("topic", "refund")]),
         ("merhaba", []),

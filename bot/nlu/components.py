@@ -25,9 +25,10 @@ from spacy.tokens import Doc
 
 from bot.config import settings
 from bot.language import detect, fold, normalize
-from bot.nlu.spacy_pipes import load
+from bot.nlu.spacy_pipes import LOT_WORDS, load
 
 LANGUAGE_PROPERTY = "language"
+LOT_KEYWORDS = frozenset(LOT_WORDS)
 _DOC = "crisisdesk_doc"
 
 
@@ -157,17 +158,20 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     def _entities(self, doc: Doc) -> List[Dict[str, Any]]:
         found = []
         for span in doc.ents:
-            if self._wanted and span.label_ not in self._wanted:
+            label = span.label_
+            if self._wanted and label not in self._wanted:
                 continue
-            value = span.ent_id_ or span.text
-            if span.label_ == "lot_code":
-                value = "".join(t.text for t in span if t.norm_ not in {"lot", "parti", "batch", "seri"})
-                value = value.upper()
-            elif span.label_ in ("order_number", "ticket_number"):
+            if label == "lot_code":
+                # "LOT 24-118": the entity is the code, not the keyword before it.
+                span = span[1:] if span[0].norm_ in LOT_KEYWORDS else span
+                value = span.text.upper()
+            elif label in ("order_number", "ticket_number"):
                 value = span.text.lstrip("#").upper()
+            else:
+                value = span.ent_id_ or span.text
             found.append(
                 {
-                    "entity": span.label_,
+                    "entity": label,
                     "value": value,
                     "start": span.start_char,
                     "end": span.end_char,

@@ -41,6 +41,9 @@ TOPICS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+LOT_WORDS = ("lot", "parti", "batch", "seri")
+
+
 def topic_patterns() -> List[dict]:
     """Entity-ruler patterns for topics, order/ticket numbers and lot codes."""
     patterns: List[dict] = [
@@ -54,7 +57,7 @@ def topic_patterns() -> List[dict]:
         {
             "label": "lot_code",
             "pattern": [
-                {"NORM": {"IN": ["lot", "parti", "batch", "seri"]}},
+                {"NORM": {"IN": list(LOT_WORDS)}},
                 {"TEXT": {"REGEX": r"^(?=.*\d)[A-Za-z0-9]{2,10}$"}},
                 {"TEXT": "-", "OP": "?"},
                 {"TEXT": {"REGEX": r"^\d{1,6}$"}, "OP": "?"},

@@ -1,0 +1,170 @@
+"""`make bench`: crisisdesk next to Rasa's defaults, measured in one run.
+
+1. Intent macro-F1/accuracy on tests/nlu_heldout.yml: this config vs. Rasa's
+   default pipeline (what `rasa init` writes), trained on the same data.
+2. Fact matching on tests/match_heldout.yml: top-1 accuracy, wrong-fact answers.
+3. Per-message latency through the REST channel (action server in the loop),
+   p50/p95, next to a bare `rasa init` bot; training time; resident memory.
+Every number is measured now, on this machine; medians and ratios, not timings
+from elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+os.environ.setdefault("LOG_LEVEL", "ERROR")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import yaml  # noqa: E402
+
+from bench_match import evaluate as evaluate_matching  # noqa: E402
+from bench_nlu import evaluate as evaluate_nlu  # noqa: E402
+from bench_nlu import load_examples  # noqa: E402
+from bot.facts import import_facts, import_faqs  # noqa: E402
+from bot.store import Store  # noqa: E402
+from tests.servers import running_bot  # noqa: E402
+
+WORK = ROOT / "var/bench"
+RASA = str(Path(sys.executable).parent / "rasa")
+
+
+def run(args: List[str], cwd: Path = ROOT, env: Dict[str, str] | None = None) -> float:
+    """Runs a command quietly; returns its wall time in seconds."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: List[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def latency(bot, messages: List[str], senders: int, warmup: int = 10) -> Dict[str, float]:
+    """p50/p95 in ms of REST round trips; each sender sends every message once."""
+    for i in range(warmup):
+        bot.say(f"warmup-{i}", messages[i % len(messages)])
+    samples = []
+    for text_index, text in enumerate(messages):
+        for sender in range(senders):
+            started = time.perf_counter()
+            replies = bot.say(f"bench-{sender}", text)
+            samples.append((time.perf_counter() - started) * 1000)
+            if not replies:
+                raise SystemExit(f"no reply to {text!r} (message {text_index})")
+    return {
+        "requests": len(samples),
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(percentile(samples, 95), 1),
+    }
+
+
+def main() -> None:
+    """Trains what it compares, measures, prints a table and JSON."""
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    WORK.mkdir(parents=True)
+    fresh_cache = {"RASA_CACHE_DIRECTORY": str(WORK / "cache")}
+    print("training crisisdesk (full model, empty cache) ...", flush=True)
+    ours_train = run([RASA, "train", "--fixed-model-name", "crisisdesk", "--out", str(WORK / "models")],
+                     env=fresh_cache)
+    ours_model = WORK / "models/crisisdesk.tar.gz"
+    print("training Rasa's default NLU pipeline on the same data ...", flush=True)
+    default_nlu_train = run([RASA, "train", "nlu", "--config", "bench/default_config.yml",
+                             "--nlu", "data/nlu", "--fixed-model-name", "default-nlu",
+                             "--out", str(WORK / "models")], env={"RASA_CACHE_DIRECTORY": str(WORK / "cache2")})
+    print("creating and training a bare `rasa init` bot ...", flush=True)
+    init_dir = WORK / "init"
+    init_train = run([RASA, "init", "--no-prompt", "--init-dir", str(init_dir)],
+                     env={"RASA_CACHE_DIRECTORY": str(WORK / "cache3")})
+    init_model = next((init_dir / "models").glob("*.tar.gz"))
+
+    print("evaluating intents on the held-out set ...", flush=True)
+    examples = load_examples(ROOT / "tests/nlu_heldout.yml")
+    ours_nlu = asyncio.run(evaluate_nlu(ours_model, examples))
+    default_nlu = asyncio.run(evaluate_nlu(WORK / "models/default-nlu.tar.gz", examples))
+    for result in (ours_nlu, default_nlu):
+        result.pop("errors")
+
+    print("evaluating fact matching on the held-out set ...", flush=True)
+    matching = evaluate_matching(ROOT / "tests/match_heldout.yml", ROOT / "data/facts/demo.csv")
+
+    messages = yaml.safe_load((ROOT / "bench/latency_messages.yml").read_text())["messages"]
+    db = WORK / "crisisdesk.db"
+    store = Store.open(db)
+    import_facts(store, ROOT / "data/facts/demo.csv")
+    import_faqs(store, ROOT / "data/facts/faq.csv")
+    store.close()
+    print("measuring latency: crisisdesk (REST + action server) ...", flush=True)
+    with running_bot(WORK / "run-ours", ours_model, db_path=db) as bot:
+        ours_latency = latency(bot, messages, senders=20)
+        ours_latency["rasa_rss_mb"] = round(rss_mb(bot.pids["rasa"]), 1)
+        ours_latency["actions_rss_mb"] = round(rss_mb(bot.pids["actions"]), 1)
+    print("measuring latency: bare `rasa init` bot ...", flush=True)
+    with running_bot(WORK / "run-init", init_model, with_actions=False, project=init_dir) as bot:
+        init_latency = latency(bot, messages, senders=20)
+        init_latency["rasa_rss_mb"] = round(rss_mb(bot.pids["rasa"]), 1)
+
+    report = {
+        "intents": {"crisisdesk": ours_nlu, "rasa_default_pipeline": default_nlu},
+        "fact_matching": matching,
+        "latency": {
+            "crisisdesk": ours_latency,
+            "rasa_init_bot": init_latency,
+            "p95_ratio": round(ours_latency["p95_ms"] / init_latency["p95_ms"], 2),
+            "p50_ratio": round(ours_latency["p50_ms"] / init_latency["p50_ms"], 2),
+        },
+        "training_seconds": {
+            "crisisdesk_full": round(ours_train, 1),
+            "rasa_default_nlu_only": round(default_nlu_train, 1),
+            "rasa_init_bot_full": round(init_train, 1),
+        },
+    }
+    print()
+    print(f"{'':34}{'crisisdesk':>14}{'Rasa default':>14}")
+    print(f"{'intent macro-F1 (held-out)':34}{ours_nlu['macro_f1']:>14}{default_nlu['macro_f1']:>14}")
+    print(f"{'intent accuracy (held-out)':34}{ours_nlu['accuracy']:>14}{default_nlu['accuracy']:>14}")
+    for lang in ("tr", "en"):
+        print(f"{'  macro-F1 ' + lang:34}{ours_nlu[lang]['macro_f1']:>14}{default_nlu[lang]['macro_f1']:>14}")
+    print(f"{'latency p50 ms (REST)':34}{ours_latency['p50_ms']:>14}{init_latency['p50_ms']:>14}")
+    print(f"{'latency p95 ms (REST)':34}{ours_latency['p95_ms']:>14}{init_latency['p95_ms']:>14}")
+    print(f"{'Rasa server RSS MiB':34}{ours_latency['rasa_rss_mb']:>14}{init_latency['rasa_rss_mb']:>14}")
+    print(f"{'training s (full model)':34}{round(ours_train, 1):>14}{round(init_train, 1):>14}")
+    print(f"fact matching: top-1 {matching['top1_accuracy']}, wrong-fact answers "
+          f"{matching['wrong_fact_answers']} ({matching['cases']} cases, "
+          f"{matching['no_match_cases']} without a matching fact)")
+    print(f"p95 ratio crisisdesk / rasa init: {report['latency']['p95_ratio']}")
+    print()
+    print(json.dumps(report))
+    (WORK / "report.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
