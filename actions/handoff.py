@@ -60,6 +60,7 @@ class ActionHandoffClosed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         """Tells the customer the bot is back and asks whether the help was useful."""
-        closed = store().latest_handoff(tracker.sender_id, status="closed")
+        # The CLI resumes the conversation first and marks the handoff closed after.
+        handoff = store().latest_handoff(tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_closed")
-        return [SlotSet("pending", f"handoff:{closed['id']}" if closed else None)]
+        return [SlotSet("pending", f"handoff:{handoff['id']}" if handoff else None)]

@@ -90,6 +90,7 @@ STOPWORDS = frozenset(
 CONCEPT_WEIGHT = 2.0
 TYPO_WEIGHT = 0.8
 ANSWER_CREDIT = 0.6
+LEAD_PENALTY = 0.2
 MIN_EVIDENCE = 2
 
 # Numbers people write as words; a multiplier scales the number before it.
@@ -249,16 +250,19 @@ class Index:
         self._terms: List[Set[str]] = []
         self._lead: List[Set[str]] = []
         self._anchors: List[FrozenSet[str]] = []
+        self._issues: List[FrozenSet[str]] = []
+        self._places: Set[str] = set()
         groups_of: Dict[str, Set[str]] = {}
         for _, texts in docs:
             lead_groups: Dict[str, str] = {}
             terms: Set[str] = set()
             for number, text in enumerate(texts):
-                groups = features(text or "").groups
-                terms.update(groups)
+                found = features(text or "")
+                terms.update(found.groups)
+                self._places.update(found.places)
                 if number < lead:
-                    lead_groups.update(groups)
-                for term, group in groups.items():
+                    lead_groups.update(found.groups)
+                for term, group in found.groups.items():
                     groups_of.setdefault(term, set()).add(group)
             issues = {
                 t
@@ -268,6 +272,7 @@ class Index:
             self._terms.append(terms)
             self._lead.append(set(lead_groups))
             self._anchors.append(frozenset(issues or lead_groups))
+            self._issues.append(frozenset(t for t in issues if t.startswith("c_")))
         self._df = Counter(term for terms in self._terms for term in terms)
         self._rare = max(len(self.ids) / 3, 1)
         # A word of a concept in every document that uses it ("fabri" -> "c_factory").
@@ -319,17 +324,27 @@ class Index:
         return _Message(pieces, found.places, unknown)
 
     def _independent(self, group: str, found: List[str], lead: Set[str]) -> bool:
-        """Whether a shared piece is evidence: rare, and a concept, a code or a lead word.
+        """Whether a shared piece is evidence: rare, and a concept, code, place or lead word.
 
         A concept is judged by its own spread ("milk" is rare as a word, but the
-        milk concept is everywhere); plain words found only in the answers ("use",
-        "lot code") are too loose to tell documents apart.
+        milk concept is everywhere); other plain words found only in the answers
+        ("use", "lot code") are too loose to tell documents apart.
         """
         if group.startswith("c_"):
             return group in found and self._df[group] <= self._rare
         return any(
-            (t in lead or _is_code(t)) and self._df[t] <= self._rare for t in found
+            (t in lead or _is_code(t) or t in self._places) and self._df[t] <= self._rare
+            for t in found
         )
+
+    def _unmentioned(self, index: int, pieces: Dict[str, Dict[str, float]]) -> float:
+        """The weight share of the document's lead issues that the message leaves out."""
+        issues = self._issues[index]
+        if not issues:
+            return 0.0
+        said = {t for terms in pieces.values() for t in terms}
+        weight = {issue: self._idf(issue) for issue in issues}
+        return sum(w for issue, w in weight.items() if issue not in said) / sum(weight.values())
 
     def _rank(self, text: str) -> List[_Ranked]:
         message = self._message(text or "")
@@ -349,10 +364,11 @@ class Index:
                 evidence += self._independent(group, found, lead)
                 anchored = anchored or any(t in anchors or _is_code(t) for t in found)
             elsewhere = message.unknown_context or not message.places <= doc
+            share = credit / total if total else 0.0
             ranked.append(
                 _Ranked(
                     doc_id,
-                    credit / total if total else 0.0,
+                    share * (1.0 - LEAD_PENALTY * self._unmentioned(index, message.pieces)),
                     evidence,
                     anchored,
                     shared == len(message.pieces),

@@ -299,13 +299,14 @@ class Store:
         """The open handoff of a conversation, if any."""
         return self.latest_handoff(sender_id, "open")
 
-    def latest_handoff(self, sender_id: str, status: str) -> Optional[Dict[str, Any]]:
-        """A conversation's most recent handoff with `status`, if any."""
-        rows = list(
-            self.db["handoffs"].rows_where(
-                "sender_id = ? and status = ?", [sender_id, status], order_by="id desc", limit=1
-            )
-        )
+    def latest_handoff(
+        self, sender_id: str, status: Optional[str] = None
+    ) -> Optional[Dict[str, Any]]:
+        """A conversation's most recent handoff (with `status`, when given), if any."""
+        where, args = "sender_id = ?", [sender_id]
+        if status:
+            where, args = where + " and status = ?", args + [status]
+        rows = list(self.db["handoffs"].rows_where(where, args, order_by="id desc", limit=1))
         return rows[0] if rows else None
 
     def get_handoff(self, handoff_id: int) -> Dict[str, Any]:
