@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
 
@@ -14,8 +14,8 @@ from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
-_store: Optional[Store] = None
-_knowledge: Optional[Knowledge] = None
+_store: Store | None = None
+_knowledge: Knowledge | None = None
 
 
 def store() -> Store:
@@ -35,13 +35,13 @@ def knowledge() -> Knowledge:
     return _knowledge
 
 
-def use_store(new: Optional[Store]) -> None:
+def use_store(new: Store | None) -> None:
     """Points the actions at another store (tests) or back to the default (None)."""
     global _store, _knowledge
     _store, _knowledge = new, None
 
 
-def is_payload(text: Optional[str]) -> bool:
+def is_payload(text: str | None) -> bool:
     """True for a button payload such as "/affirm" rather than typed text."""
     return bool(text) and text.startswith("/")  # type: ignore[union-attr]
 
@@ -56,7 +56,7 @@ def customer_text(tracker: Tracker) -> str:
     return ""
 
 
-def language(tracker: Tracker) -> Optional[str]:
+def language(tracker: Tracker) -> str | None:
     """The conversation's language ("tr"/"en"), or None before it is known."""
     value = tracker.get_slot("language")
     if value in LANGUAGES:
@@ -88,9 +88,11 @@ def last_messages(tracker: Tracker, limit: int = 10) -> List[Dict[str, Any]]:
         kind = event.get("event")
         if kind in ("user", "bot") and event.get("text"):
             found.append(
-                {"from": "customer" if kind == "user" else "bot",
-                 "text": event["text"][:2000],
-                 "at": event.get("timestamp")}
+                {
+                    "from": "customer" if kind == "user" else "bot",
+                    "text": event["text"][:2000],
+                    "at": event.get("timestamp"),
+                }
             )
             if len(found) == limit:
                 break

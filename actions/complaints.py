@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -16,13 +16,13 @@ from bot.severity import assess
 class ActionLogComplaint(Action):
     """Records the complaint as a ticket and quotes its number."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_log_complaint"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """Ticket for every complaint; health, safety, legal, press, violence or a
         repeat complaint also pauses the bot and queues the chat for an agent."""
         text = customer_text(tracker)
@@ -38,9 +38,7 @@ class ActionLogComplaint(Action):
             entities=entity_values(tracker),
         )
         if not severity.is_high:
-            dispatcher.utter_message(
-                response="utter_complaint_logged", ticket_number=ticket.number
-            )
+            dispatcher.utter_message(response="utter_complaint_logged", ticket_number=ticket.number)
             return [SlotSet("pending", None)]
         dispatcher.utter_message(response="utter_complaint_escalated", ticket_number=ticket.number)
         return hand_over(

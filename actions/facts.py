@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -11,14 +11,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import channel, customer_text, knowledge, language, store
 
 
-def _in_language(record: Dict[str, Any], field: str, lang: Optional[str]) -> str:
+def _in_language(record: Dict[str, Any], field: str, lang: str | None) -> str:
     """A record's `field_tr`/`field_en` in the customer's language (both if unknown)."""
     if lang in ("tr", "en"):
         return record[f"{field}_{lang}"]
     return f"{record[f'{field}_tr']}\n\n{record[f'{field}_en']}"
 
 
-def utter_fact(dispatcher: CollectingDispatcher, fact: Dict[str, Any], lang: Optional[str]) -> None:
+def utter_fact(dispatcher: CollectingDispatcher, fact: Dict[str, Any], lang: str | None) -> None:
     """Sends a fact: its verdict, the answer in the customer's language, the source."""
     dispatcher.utter_message(
         response=f"utter_fact_{fact['verdict']}",
@@ -30,13 +30,13 @@ def utter_fact(dispatcher: CollectingDispatcher, fact: Dict[str, Any], lang: Opt
 class ActionAnswerRumour(Action):
     """Answers a rumour with the matching published fact, or records it as open."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_answer_rumour"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """Fact with "was this helpful?", or "we are checking" and a follow-up record."""
         text = customer_text(tracker)
         lang = language(tracker)
@@ -53,13 +53,13 @@ class ActionAnswerRumour(Action):
 class ActionAnswerQuestion(Action):
     """Answers a question from the FAQ or the facts, or says honestly it cannot."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_answer_question"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """FAQ answer (with its link), a fact, or "I don't know" with an offer of a person."""
         text = customer_text(tracker)
         lang = language(tracker)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -14,12 +14,12 @@ from bot.language import words
 FALLBACK = "nlu_fallback"
 
 
-def has_words(text: Optional[str]) -> bool:
+def has_words(text: str | None) -> bool:
     """True when a message has at least one letter or digit (not only emoji/space)."""
     return bool(words(text or ""))
 
 
-def previous_user_event(tracker: Tracker) -> Optional[Dict[str, Any]]:
+def previous_user_event(tracker: Tracker) -> Dict[str, Any] | None:
     """The user message before the latest one, if any."""
     seen_latest = False
     for event in reversed(tracker.events):
@@ -31,7 +31,7 @@ def previous_user_event(tracker: Tracker) -> Optional[Dict[str, Any]]:
     return None
 
 
-def response_text(domain: Dict[Text, Any], name: str, lang: Optional[str]) -> str:
+def response_text(domain: Dict[str, Any], name: str, lang: str | None) -> str:
     """The text of a domain response in `lang` (the unconditioned variant otherwise)."""
     variants = domain.get("responses", {}).get(name, [])
     fallback = ""
@@ -47,13 +47,13 @@ def response_text(domain: Dict[Text, Any], name: str, lang: Optional[str]) -> st
 class ActionFallback(Action):
     """The bot is not sure what the customer means."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_fallback"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """Empty/emoji-only: ask for words. First miss: rephrase with the two likeliest
         intents as buttons. Second miss in a row: hand over to a person."""
         text = tracker.latest_message.get("text")
@@ -72,7 +72,10 @@ class ActionFallback(Action):
         ranking = tracker.latest_message.get("intent_ranking") or []
         likely = [r["name"] for r in ranking if r.get("name") not in (FALLBACK, None)][:2]
         buttons = [
-            {"title": response_text(domain, f"utter_button_{intent}", lang), "payload": f"/{intent}"}
+            {
+                "title": response_text(domain, f"utter_button_{intent}", lang),
+                "payload": f"/{intent}",
+            }
             for intent in likely
         ]
         dispatcher.utter_message(response="utter_ask_rephrase", buttons=buttons)

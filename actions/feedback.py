@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -15,13 +15,13 @@ from actions.handoff import hand_over
 class ActionYesNo(Action):
     """Feedback on a fact or a handoff, accepting an offered person, or a plain "ok"."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_yes_no"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """Acts on the pending question; clears it."""
         yes = tracker.latest_message.get("intent", {}).get("name") == "affirm"
         pending = tracker.get_slot("pending") or ""

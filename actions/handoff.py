@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
@@ -15,8 +15,8 @@ def hand_over(
     tracker: Tracker,
     reason: str,
     priority: str = "normal",
-    ticket_number: Optional[str] = None,
-) -> List[Dict[Text, Any]]:
+    ticket_number: str | None = None,
+) -> List[Dict[str, Any]]:
     """Queues the conversation for an agent; returns the events that pause the bot.
 
     The bot stays silent for this conversation until `crisisdesk handoffs close`
@@ -37,13 +37,13 @@ def hand_over(
 class ActionHandoff(Action):
     """The customer asked for a person."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_handoff"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """Tells the customer a person will answer, then pauses the bot."""
         dispatcher.utter_message(response="utter_handoff")
         return hand_over(tracker, reason="customer asked for a person")
@@ -52,13 +52,13 @@ class ActionHandoff(Action):
 class ActionHandoffClosed(Action):
     """Run by `crisisdesk handoffs close` after the conversation is resumed."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name used in the domain."""
         return "action_handoff_closed"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         """Tells the customer the bot is back and asks whether the help was useful."""
         # The CLI resumes the conversation first and marks the handoff closed after.
         handoff = store().latest_handoff(tracker.sender_id)

@@ -8,7 +8,7 @@ from the CLI reaches the running action server without a restart).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from bot.matching import Index, Match, fact_index, faq_index
 from bot.store import Store
@@ -18,8 +18,8 @@ from bot.store import Store
 class Answer:
     """A published record that answers a message ("fact" or "faq"), or nothing."""
 
-    kind: Optional[str]
-    record: Optional[Dict[str, Any]]
+    kind: str | None
+    record: Dict[str, Any] | None
     match: Match
 
 
@@ -30,7 +30,7 @@ class Knowledge:
         self.store = store
         self.threshold = threshold
         self.margin = margin
-        self._version: Optional[tuple] = None
+        self._version: tuple | None = None
         self._facts: Dict[str, Dict[str, Any]] = {}
         self._faqs: Dict[str, Dict[str, Any]] = {}
         self._fact_index = Index([])

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, settings
@@ -35,7 +35,9 @@ def _table(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> None:
         cells = []
         for c in columns:
             text = " ".join(str(row.get(c) if row.get(c) is not None else "").split())
-            cells.append((text[: widths[c] - 1] + "…" if len(text) > widths[c] else text).ljust(widths[c]))
+            cells.append(
+                (text[: widths[c] - 1] + "…" if len(text) > widths[c] else text).ljust(widths[c])
+            )
         print("  ".join(cells).rstrip())
 
 
@@ -54,7 +56,9 @@ def _report(kind: str, report: ImportReport) -> int:
 
 def facts_import(args: argparse.Namespace) -> int:
     """Imports facts from a CSV file."""
-    return _report("facts", import_facts(_store(args), Path(args.file), draft=args.draft, verified_by=args.by))
+    return _report(
+        "facts", import_facts(_store(args), Path(args.file), draft=args.draft, verified_by=args.by)
+    )
 
 
 def facts_list(args: argparse.Namespace) -> int:
@@ -76,7 +80,10 @@ def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
             answered = answer_open_rumours(store)
             if answered:
                 askers = sum(len(store.rumour_askers(r["id"])) for r in answered)
-                print(f"{len(answered)} open rumour(s) now answered; {askers} customer(s) to follow up")
+                print(
+                    f"{len(answered)} open rumour(s) now answered;"
+                    f" {askers} customer(s) to follow up"
+                )
         return 0
 
     run.__doc__ = f"Marks a fact {status}."
@@ -194,14 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", help="database file (default: CRISISDESK_DB or var/crisisdesk.db)")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
 
-    def command(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+    def command(
+        sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func)
         return p
 
     facts = groups.add_parser("facts", help="verified facts", description="Verified facts.")
     fsub = facts.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = command(fsub, "import", facts_import, "import facts from a CSV (id,topic,claim,verdict,answer_tr,answer_en,source_url); same id updates")
+    p = command(
+        fsub,
+        "import",
+        facts_import,
+        "import facts from a CSV (id,topic,claim,verdict,answer_tr,answer_en,source_url);"
+        " the same id again updates the fact",
+    )
     p.add_argument("file")
     p.add_argument("--draft", action="store_true", help="import as drafts instead of published")
     p.add_argument("--by", default="import", help="who verified these facts")
@@ -212,41 +227,63 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(fsub, name, _set_status(status), f"mark a fact {status}")
         p.add_argument("id")
         p.add_argument("--by", default="cli", help="who made the change")
-    p = command(fsub, "match", facts_match, 'print {"fact_id": ..., "score": ...} for the published fact a text is about')
+    p = command(
+        fsub,
+        "match",
+        facts_match,
+        'print {"fact_id": ..., "score": ...} for the published fact a text is about',
+    )
     p.add_argument("text")
 
     faq = groups.add_parser("faq", help="FAQ entries", description="FAQ entries.")
     qsub = faq.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = command(qsub, "import", faq_import, "import FAQ entries from a CSV (id,question_tr,question_en,answer_tr,answer_en,source_url)")
+    p = command(
+        qsub,
+        "import",
+        faq_import,
+        "import FAQ entries from a CSV (id,question_tr,question_en,answer_tr,answer_en,source_url)",
+    )
     p.add_argument("file")
     p.add_argument("--draft", action="store_true", help="import as drafts")
     command(qsub, "list", faq_list, "list published FAQ entries")
 
-    rumours = groups.add_parser("rumours", help="claims the bot could not answer", description="Open rumours.")
+    rumours = groups.add_parser(
+        "rumours", help="claims the bot could not answer", description="Open rumours."
+    )
     rsub = rumours.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = command(rsub, "list", rumours_list, "list open rumours, most asked first")
     p.add_argument("--all", action="store_true", help="include answered ones")
 
-    tickets = groups.add_parser("tickets", help="complaint tickets", description="Complaint tickets.")
+    tickets = groups.add_parser(
+        "tickets", help="complaint tickets", description="Complaint tickets."
+    )
     tsub = tickets.add_subparsers(dest="action", metavar="ACTION", required=True)
     command(tsub, "list", tickets_list, "list tickets, newest first")
 
-    handoffs = groups.add_parser("handoffs", help="conversations waiting for a person", description="The handoff queue.")
+    handoffs = groups.add_parser(
+        "handoffs", help="conversations waiting for a person", description="The handoff queue."
+    )
     hsub = handoffs.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = command(hsub, "list", handoffs_list, "show the queue (open handoffs, highest priority first)")
+    p = command(
+        hsub, "list", handoffs_list, "show the queue (open handoffs, highest priority first)"
+    )
     p.add_argument("--all", action="store_true", help="include closed ones")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p = command(hsub, "close", handoffs_close, "close a handoff and resume the bot in that conversation")
+    p = command(
+        hsub, "close", handoffs_close, "close a handoff and resume the bot in that conversation"
+    )
     p.add_argument("id", type=int)
     p.add_argument("--by", default="cli", help="who closed it")
     p.add_argument("--rasa-url", help="Rasa server (default: RASA_URL)")
 
     p = command(groups, "setup", setup, "create or migrate the database")
-    p.add_argument("--demo", action="store_true", help="load the demo facts and FAQ into an empty database")
+    p.add_argument(
+        "--demo", action="store_true", help="load the demo facts and FAQ into an empty database"
+    )
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ class Settings:
     log_level: str
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from `environ` (default: `.env` overlaid by the process environment)."""
         if environ is None:
             env = read_env_file(PROJECT_ROOT / ".env")
@@ -74,7 +74,7 @@ class Settings:
         )
 
 
-_settings: Optional[Settings] = None
+_settings: Settings | None = None
 
 
 def settings() -> Settings:

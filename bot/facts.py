@@ -75,9 +75,7 @@ def validate_fact(row: Dict[str, str]) -> Dict[str, str]:
     fact = _clean(row, FACT_FIELDS)
     fact["verdict"] = fact["verdict"].lower()
     if fact["verdict"] not in VERDICTS:
-        raise ValueError(
-            f"verdict {fact['verdict']!r} must be one of {', '.join(VERDICTS)}"
-        )
+        raise ValueError(f"verdict {fact['verdict']!r} must be one of {', '.join(VERDICTS)}")
     for name in ("claim", "answer_tr", "answer_en", "source_url"):
         if not fact[name]:
             raise ValueError(f"{name} is empty")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, List, Optional
+from typing import Iterable, List
 
 LANGUAGES = ("tr", "en")
 
@@ -105,7 +105,7 @@ def _scores(tokens: Iterable[str], raw: str) -> tuple[float, float]:
     return tr, en
 
 
-def detect(text: Optional[str], previous: Optional[str] = None) -> Optional[str]:
+def detect(text: str | None, previous: str | None = None) -> str | None:
     """The language of one message: "tr", "en", or `previous` when it cannot tell.
 
     Emoji, numbers and empty messages carry no language, so the conversation keeps

@@ -13,8 +13,9 @@ Stem syntax:
   "zaman", so price hikes use "zam$", "zamm" and "zamla");
 - a stem ending in "$" matches a whole word only ("kurt$", "fired$");
 - a stem with spaces matches consecutive words, the last one as a prefix
-  ("geri cagir" matches "geri cagiriliyor"); apostrophes split words like in
-  messages ("can't pay" is "can t pay").
+  ("geri cagir" matches "geri cagiriliyor"), skipping the Turkish particles
+  people put in between ("geri mi cagirdiniz"); apostrophes split words like
+  in messages ("can't pay" is "can t pay").
 
 Each word belongs to at most one concept: at every position the longest matching
 stem wins, so "yabanci madde" (foreign object) is not also "yabanci" (foreign
@@ -42,7 +43,10 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
                  "cokuyo", "cokecek", "cokus", "cokmek", "borc", "debt", "odeyemi",
                  "can t pay", "cant pay", "unable to pay", "sinking", "broke$",
                  "iflas bayra",
-                 "liquidat", "tasfiye", "haciz", "icraya", "receivership"),
+                 "liquidat", "tasfiye", "haciz", "icraya", "receivership", "kapaniyo",
+                 "kapandi", "kapanmis", "kapanacak", "kapatiyo", "kapatti", "kapatmis",
+                 "kapatacak", "kepenk", "shut down", "shutting down", "closing down",
+                 "close down", "closed down"),
     "sale": ("satildi", "satiliyo", "satilmis", "satilacak", "satiyo", "satacak",
              "satmis", "satin almis$", "satin almislar", "satin alindi", "satin alinmis",
              "satin alinacak", "devral", "devir$", "devri$", "devred", "devrediliyo",
@@ -117,7 +121,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
                 "igne", "injection", "injected", "rbst"),
     "halal": ("helal", "halal", "domuz", "pork", "jelatin", "gelatin", "haram"),
     "revoke": ("iptal", "revok", "cancel", "gecersiz", "askiya al", "elinden al",
-               "elinizden al", "ellerinden al", "lose$", "lost$", "kaybet", "suspend"),
+               "elinizden al", "ellerinden al", "kaybet", "suspend"),
     "delay": ("gecik", "late$", "delay", "gelmedi", "gelmiyo", "gelmemis", "ulasmadi",
               "ulasmiyo", "not arrived", "hasn t arrived", "hasnt arrived",
               "didn t arrive", "didnt arrive", "still waiting", "hala bekli"),
@@ -129,13 +133,10 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
     "arrest": ("tutuklan", "gozalti", "arrest", "detained", "custody", "jail", "hapis",
                "hapse", "prison", "baskin", "raid$", "raided"),
     "health": ("hasta", "zehirlen", "kustu", "kusma", "ishal", "alerji", "sick",
-               "ill$", "hospital", "vomit", "diarrh", "allerg", "poisoning", "safe$",
+               "ill$", "hospital", "vomit", "diarrh", "allerg", "poisoning",
                "saglik", "health", "kanser", "cancer", "died$", "death", "dead$",
                "karin agri", "stomach"),
     "injury": ("yaralan", "yarali", "injur", "hurt$", "kaza", "accident"),
-    "close": ("kapaniyo", "kapandi", "kapanmis", "kapanacak", "kapatiyo", "kapatti",
-              "kapatmis", "kapatacak", "shut", "closing", "closed",
-              "close down", "kepenk"),
     "wages": ("maas", "salary", "salaries", "wage", "odenmiyo", "odenmedi", "unpaid",
               "not paid", "not been paid"),
     "pollution": ("atik$", "atiklar", "atik su", "atiksu", "pollut", "kirlet",
@@ -155,8 +156,6 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
                 "site$", "sites$", "facility", "facilities", "imalathane"),
     "staff": ("calisan", "isci", "personel", "emekci", "worker", "employee", "staff",
               "eleman", "job$", "jobs$"),
-    "company": ("sirket", "firma", "company", "companies", "firm$", "firms$",
-                "corporation", "marka", "brand$", "brands$"),
     "card": ("kart", "card"),
     "personal_data": ("veri$", "veriler", "verisi", "veritaban", "data$", "database",
                       "kisisel bilgi", "bilgilerim", "bilgileri", "bilgiler$",
@@ -200,12 +199,12 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
                 "apartman", "apartment", "emlak", "real estate"),
     "vehicle": ("araba", "arabam", "otomobil", "car$", "cars$", "vehicle"),
     "device": ("telefon", "phone", "batarya", "battery", "sarj", "charger", "laptop",
-               "bilgisayar", "computer"),
+               "bilgisayar", "computer", "wifi", "modem"),
 }
 
 CONTEXT: FrozenSet[str] = frozenset(
     """milk yogurt cheese factory staff card app kids snack ingredient certificate
-    farm delivery store hours personal_data company promo payment sensory lab ceo statement transport energy housing vehicle device""".split()
+    farm delivery store hours personal_data promo payment sensory lab ceo statement transport energy housing vehicle device""".split()
 )
 
 # Places, as the stems of `PLACES` match words: a message about one place is not
@@ -250,13 +249,25 @@ def _build() -> Dict[str, List[_Stem]]:
 _BY_START: Dict[str, List[_Stem]] = _build()
 
 
-def _fits(tokens: Sequence[str], start: int, stem: _Stem) -> bool:
+_PARTICLES = frozenset({"mi", "mu", "de", "da", "bile"})
+
+
+def _fit(tokens: Sequence[str], start: int, stem: _Stem) -> int:
+    """The end of the stem's match at `start` (particles inside skipped), or 0."""
     parts, whole, _ = stem
-    end = start + len(parts)
-    if end > len(tokens) or tuple(tokens[start : end - 1]) != parts[:-1]:
-        return False
-    last = tokens[end - 1]
-    return last == parts[-1] if whole else last.startswith(parts[-1])
+    position = start
+    for number, part in enumerate(parts):
+        if number:
+            while position < len(tokens) and tokens[position] in _PARTICLES:
+                position += 1
+        if position >= len(tokens):
+            return 0
+        token = tokens[position]
+        last = number == len(parts) - 1
+        if not (token.startswith(part) if last and not whole else token == part):
+            return 0
+        position += 1
+    return position
 
 
 def concept_spans(tokens: Sequence[str]) -> List[Tuple[int, int, str]]:
@@ -268,15 +279,14 @@ def concept_spans(tokens: Sequence[str]) -> List[Tuple[int, int, str]]:
     spans: List[Tuple[int, int, str]] = []
     position = 0
     while position < len(tokens):
-        stem = next(
-            (s for s in _BY_START.get(tokens[position][:2], ()) if _fits(tokens, position, s)),
-            None,
-        )
-        if stem is None:
+        for stem in _BY_START.get(tokens[position][:2], ()):
+            end = _fit(tokens, position, stem)
+            if end:
+                spans.append((position, end, stem[2]))
+                position = end
+                break
+        else:
             position += 1
-            continue
-        spans.append((position, position + len(stem[0]), stem[2]))
-        position += len(stem[0])
     return spans
 
 

@@ -60,15 +60,24 @@ STOPWORDS = frozenset(
     message messages msg forwarded video vid clip tweet twitter tiktok instagram
     facebook whatsapp group share shared sharing please pls hi hello hey ok okay guys
     company companies firm brand another other u ur r thats whats lol omg wtf like
-    seriously still also too now today got get gets getting go going gonna went gone
+    seriously still also too now today got get gets getting go goes going gonna went gone
     up down off out over into via than then because bc cuz stuff thing things anything
     something know tell told think much many more dont doesnt didnt isnt arent cant
-    wont put puts use uses using used find found circulating going around viral
+    wont put puts use uses using used find found circulating going around viral online
+    safe full folks plz asap urgent answer reply wondering wonder ask asking question
+    curious check confirm verify mean means read watched watch worried scared afraid
+    concerned drink drinking eat eating
     ve veya ile ama fakat da de ki mi mu mı mü misiniz musunuz mudur midir miymis muymus
     misin musun miyiz muyuz miyim mis mus
     bu su o bir bi ben sen siz biz onlar benim senin sizin bizim size sizi bize bana beni
     sizde sizden bunu bunlar bunun buna sunu onu onun ona kisi kisiyi kisiler kisinin
-    insan insanlar
+    insan insanlar arkadas arkadaslar millet birisi biri herkes hepsi tum butun baska
+    diger ayni yoksa hemen biraz baya bayagi galiba sanirim herhalde bence bilmiyorum
+    lazim gerek mumkun tabi tabii soyle boyle oyle ise yada ancak hatta mesela noldu
+    acil cevap yanit verin bakin bak okudum izledim gorduk guvenli korku korkuyorum
+    korkuyoruz endise endiseliyim icmek icmeye iciyoruz iciyorum yiyebilir yiyebilirim
+    tuketmek sirket sirketi sirketin sirketiniz sirketinizi sirketinizin sirketimiz
+    sirketler firma firmaniz firmanin firmasi firmalar marka markaniz markasi markalar
     ne neden nasil niye nicin nerede nerde nereden nerden kim kimse hangi icin gibi kadar
     daha cok az her hic hep zaman kac icinde icine icinden
     var yok varmis yokmus vardir degil evet hayir dogru yalan gercek gercekten dogrumu

@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import yaml  # noqa: E402
-
 from bench_match import evaluate as evaluate_matching  # noqa: E402
 from bench_nlu import evaluate as evaluate_nlu  # noqa: E402
 from bench_nlu import load_examples  # noqa: E402
+
 from bot.facts import import_facts, import_faqs  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.servers import running_bot  # noqa: E402
@@ -49,7 +49,9 @@ def run(args: List[str], cwd: Path = ROOT, env: Dict[str, str] | None = None) ->
         args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
     )
     if result.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
     return time.perf_counter() - started
 
 
@@ -93,17 +95,34 @@ def main() -> None:
     WORK.mkdir(parents=True)
     fresh_cache = {"RASA_CACHE_DIRECTORY": str(WORK / "cache")}
     print("training crisisdesk (full model, empty cache) ...", flush=True)
-    ours_train = run([RASA, "train", "--fixed-model-name", "crisisdesk", "--out", str(WORK / "models")],
-                     env=fresh_cache)
+    ours_train = run(
+        [RASA, "train", "--fixed-model-name", "crisisdesk", "--out", str(WORK / "models")],
+        env=fresh_cache,
+    )
     ours_model = WORK / "models/crisisdesk.tar.gz"
     print("training Rasa's default NLU pipeline on the same data ...", flush=True)
-    default_nlu_train = run([RASA, "train", "nlu", "--config", "bench/default_config.yml",
-                             "--nlu", "data/nlu", "--fixed-model-name", "default-nlu",
-                             "--out", str(WORK / "models")], env={"RASA_CACHE_DIRECTORY": str(WORK / "cache2")})
+    default_nlu_train = run(
+        [
+            RASA,
+            "train",
+            "nlu",
+            "--config",
+            "bench/default_config.yml",
+            "--nlu",
+            "data/nlu",
+            "--fixed-model-name",
+            "default-nlu",
+            "--out",
+            str(WORK / "models"),
+        ],
+        env={"RASA_CACHE_DIRECTORY": str(WORK / "cache2")},
+    )
     print("creating and training a bare `rasa init` bot ...", flush=True)
     init_dir = WORK / "init"
-    init_train = run([RASA, "init", "--no-prompt", "--init-dir", str(init_dir)],
-                     env={"RASA_CACHE_DIRECTORY": str(WORK / "cache3")})
+    init_train = run(
+        [RASA, "init", "--no-prompt", "--init-dir", str(init_dir)],
+        env={"RASA_CACHE_DIRECTORY": str(WORK / "cache3")},
+    )
     init_model = next((init_dir / "models").glob("*.tar.gz"))
 
     print("evaluating intents on the held-out set ...", flush=True)
@@ -149,17 +168,29 @@ def main() -> None:
     }
     print()
     print(f"{'':34}{'crisisdesk':>14}{'Rasa default':>14}")
-    print(f"{'intent macro-F1 (held-out)':34}{ours_nlu['macro_f1']:>14}{default_nlu['macro_f1']:>14}")
-    print(f"{'intent accuracy (held-out)':34}{ours_nlu['accuracy']:>14}{default_nlu['accuracy']:>14}")
+    print(
+        f"{'intent macro-F1 (held-out)':34}{ours_nlu['macro_f1']:>14}{default_nlu['macro_f1']:>14}"
+    )
+    print(
+        f"{'intent accuracy (held-out)':34}{ours_nlu['accuracy']:>14}{default_nlu['accuracy']:>14}"
+    )
     for lang in ("tr", "en"):
-        print(f"{'  macro-F1 ' + lang:34}{ours_nlu[lang]['macro_f1']:>14}{default_nlu[lang]['macro_f1']:>14}")
+        print(
+            f"{'  macro-F1 ' + lang:34}{ours_nlu[lang]['macro_f1']:>14}"
+            f"{default_nlu[lang]['macro_f1']:>14}"
+        )
     print(f"{'latency p50 ms (REST)':34}{ours_latency['p50_ms']:>14}{init_latency['p50_ms']:>14}")
     print(f"{'latency p95 ms (REST)':34}{ours_latency['p95_ms']:>14}{init_latency['p95_ms']:>14}")
-    print(f"{'Rasa server RSS MiB':34}{ours_latency['rasa_rss_mb']:>14}{init_latency['rasa_rss_mb']:>14}")
+    print(
+        f"{'Rasa server RSS MiB':34}{ours_latency['rasa_rss_mb']:>14}"
+        f"{init_latency['rasa_rss_mb']:>14}"
+    )
     print(f"{'training s (full model)':34}{round(ours_train, 1):>14}{round(init_train, 1):>14}")
-    print(f"fact matching: top-1 {matching['top1_accuracy']}, wrong-fact answers "
-          f"{matching['wrong_fact_answers']} ({matching['cases']} cases, "
-          f"{matching['no_match_cases']} without a matching fact)")
+    print(
+        f"fact matching: top-1 {matching['top1_accuracy']}, wrong-fact answers "
+        f"{matching['wrong_fact_answers']} ({matching['cases']} cases, "
+        f"{matching['no_match_cases']} without a matching fact)"
+    )
     print(f"p95 ratio crisisdesk / rasa init: {report['latency']['p95_ratio']}")
     print()
     print(json.dumps(report))

@@ -60,12 +60,12 @@ async def evaluate(model: Path, examples: List[Tuple[str, str, str]]) -> Dict[st
     result: Dict[str, object] = {"model": model.name, "examples": len(examples)}
     result.update(scores(gold, predicted))
     for lang in ("tr", "en"):
-        pick = [i for i, (_, _, l) in enumerate(examples) if l == lang]
+        pick = [i for i, (_, _, example_lang) in enumerate(examples) if example_lang == lang]
         result[lang] = scores([gold[i] for i in pick], [predicted[i] for i in pick])
     result["fallbacks"] = predicted.count("nlu_fallback")
     result["errors"] = [
         f"{intent}->{guess}: {text}"
-        for (text, intent, _), guess in zip(examples, predicted)
+        for (text, intent, _), guess in zip(examples, predicted, strict=False)
         if guess != intent
     ]
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List
 
 import pytest
 import yaml
@@ -61,8 +61,14 @@ def user_event(text: str, intent: str, confidence: float = 0.95, **extra: Any) -
         "entities": extra.pop("entities", []),
         "intent_ranking": extra.pop("intent_ranking", [{"name": intent, "confidence": confidence}]),
     }
-    return {"event": "user", "text": text, "parse_data": parse_data, "timestamp": 1.0,
-            "input_channel": extra.pop("input_channel", "rest"), **extra}
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": parse_data,
+        "timestamp": 1.0,
+        "input_channel": extra.pop("input_channel", "rest"),
+        **extra,
+    }
 
 
 def bot_event(text: str) -> Dict[str, Any]:
@@ -74,8 +80,8 @@ def make_tracker(
     text: str,
     intent: str,
     *,
-    slots: Optional[Dict[str, Any]] = None,
-    history: Optional[List[Dict[str, Any]]] = None,
+    slots: Dict[str, Any] | None = None,
+    history: List[Dict[str, Any]] | None = None,
     sender_id: str = "customer-1",
     **extra: Any,
 ) -> Tracker:

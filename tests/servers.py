@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator
 
 import requests
 
@@ -64,7 +64,8 @@ class Bot:
     def tracker(self, sender: str) -> dict:
         """The conversation's tracker from the HTTP API."""
         response = requests.get(
-            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token},
+            f"{self.rasa_url}/conversations/{sender}/tracker",
+            params={"token": self.token},
             timeout=10,
         )
         response.raise_for_status()
@@ -73,7 +74,11 @@ class Bot:
 
 def _spawn(args: list, env: Dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -92,9 +97,9 @@ def _stop(process: subprocess.Popen) -> None:
 def running_bot(
     workdir: Path,
     model: Path,
-    db_path: Optional[Path] = None,
+    db_path: Path | None = None,
     with_actions: bool = True,
-    extra_env: Optional[Dict[str, str]] = None,
+    extra_env: Dict[str, str] | None = None,
     project: Path = ROOT,
 ) -> Iterator[Bot]:
     """Starts the action server and the Rasa server; stops both afterwards."""
@@ -134,23 +139,57 @@ def running_bot(
         if with_actions:
             log = workdir / "actions.log"
             actions = _spawn(
-                [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                 "--port", str(actions_port)], env, log)
+                [
+                    str(BIN / "rasa"),
+                    "run",
+                    "actions",
+                    "--actions",
+                    "actions",
+                    "--port",
+                    str(actions_port),
+                ],
+                env,
+                log,
+            )
             processes.append(actions)
         log = workdir / "rasa.log"
         rasa = _spawn(
-            [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", token,
-             "--port", str(rasa_port), "--model", str(model), "--endpoints", str(endpoints),
-             "--credentials", str(project / "credentials.yml")], env, log, cwd=project)
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                token,
+                "--port",
+                str(rasa_port),
+                "--model",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(project / "credentials.yml"),
+            ],
+            env,
+            log,
+            cwd=project,
+        )
         processes.append(rasa)
         if with_actions:
-            wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, workdir / "actions.log")
+            wait_until_up(
+                f"http://127.0.0.1:{actions_port}/health", actions, workdir / "actions.log"
+            )
         wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, log)
         pids = {"rasa": rasa.pid}
         if with_actions:
             pids["actions"] = processes[0].pid
-        yield Bot(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token,
-                  db_path, env, pids)
+        yield Bot(
+            f"http://127.0.0.1:{rasa_port}",
+            f"http://127.0.0.1:{actions_port}",
+            token,
+            db_path,
+            env,
+            pids,
+        )
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -79,19 +79,26 @@ async def test_unknown_rumour_is_recorded_with_its_asker(action_store, dispatche
     assert rumour["text"] == text
     assert rumour["ask_count"] == 3
     assert rumour["language"] == "tr"
-    assert sorted(a["sender_id"] for a in action_store.rumour_askers(rumour["id"])) == ["alice", "bob"]
+    assert sorted(a["sender_id"] for a in action_store.rumour_askers(rumour["id"])) == [
+        "alice",
+        "bob",
+    ]
 
 
 async def test_draft_fact_never_reaches_a_customer(action_store, dispatcher, domain):
     action_store.set_fact_status("bankruptcy", "draft")
-    tracker = make_tracker("kuzey sut iflas mi etti, batiyor mu", "rumour", slots={"language": "tr"})
+    tracker = make_tracker(
+        "kuzey sut iflas mi etti, batiyor mu", "rumour", slots={"language": "tr"}
+    )
     await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
 
 
 async def test_question_answered_from_faq_with_source(action_store, dispatcher, domain):
     tracker = make_tracker(
-        "bir urunu nasil iade ederim, paramı nasil geri alirim", "question", slots={"language": "tr"}
+        "bir urunu nasil iade ederim, paramı nasil geri alirim",
+        "question",
+        slots={"language": "tr"},
     )
     events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", None)]
@@ -103,8 +110,9 @@ async def test_question_answered_from_faq_with_source(action_store, dispatcher, 
 
 
 async def test_unanswerable_question_offers_a_person(action_store, dispatcher, domain):
-    tracker = make_tracker("what is the airspeed velocity of a swallow", "question",
-                           slots={"language": "en"})
+    tracker = make_tracker(
+        "what is the airspeed velocity of a swallow", "question", slots={"language": "en"}
+    )
     events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "offer_human")]
     assert [m["response"] for m in dispatcher.messages] == ["utter_question_unknown"]
@@ -122,7 +130,9 @@ async def test_button_payload_uses_the_text_the_customer_typed(action_store, dis
 
 async def test_complaint_becomes_ticket_with_number(action_store, dispatcher, domain):
     tracker = make_tracker(
-        "siparisim 2 haftadir gelmedi #4821937", "complaint", slots={"language": "tr"},
+        "siparisim 2 haftadir gelmedi #4821937",
+        "complaint",
+        slots={"language": "tr"},
         entities=[{"entity": "order_number", "value": "4821937"}],
     )
     events = await run(ActionLogComplaint(), dispatcher, tracker, domain)
@@ -174,8 +184,9 @@ async def test_second_complaint_of_a_customer_is_escalated(action_store, dispatc
 
 async def test_request_human_pauses_and_queues_with_last_messages(action_store, dispatcher, domain):
     history = [user_event("merhaba", "greet"), bot_event("Merhaba! ...")]
-    tracker = make_tracker("temsilciye baglar misiniz", "request_human",
-                           slots={"language": "tr"}, history=history)
+    tracker = make_tracker(
+        "temsilciye baglar misiniz", "request_human", slots={"language": "tr"}, history=history
+    )
     events = await run(ActionHandoff(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", None), ConversationPaused()]
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff"]
@@ -188,8 +199,12 @@ async def test_request_human_pauses_and_queues_with_last_messages(action_store, 
 
 async def test_handoff_closed_asks_for_a_rating(action_store, dispatcher, domain):
     handoff_id = action_store.open_handoff(
-        sender_id="customer-1", channel="rest", reason="x", priority="normal",
-        language="en", last_messages=[],
+        sender_id="customer-1",
+        channel="rest",
+        reason="x",
+        priority="normal",
+        language="en",
+        last_messages=[],
     )
     action_store.close_handoff(handoff_id)
     tracker = make_tracker("thanks", "thank", slots={"language": "en"})
@@ -208,8 +223,9 @@ async def test_first_fallback_offers_the_two_likeliest_intents(action_store, dis
         {"name": "question", "confidence": 0.33},
         {"name": "complaint", "confidence": 0.1},
     ]
-    tracker = make_tracker("kuzey su an ne durumda", "nlu_fallback", slots={"language": "tr"},
-                           intent_ranking=ranking)
+    tracker = make_tracker(
+        "kuzey su an ne durumda", "nlu_fallback", slots={"language": "tr"}, intent_ranking=ranking
+    )
     assert await run(ActionFallback(), dispatcher, tracker, domain) == []
     [message] = dispatcher.messages
     assert message["response"] == "utter_ask_rephrase"
@@ -249,7 +265,9 @@ async def test_yes_after_a_fact_records_positive_feedback(action_store, dispatch
 
 async def test_no_after_a_fact_offers_a_person(action_store, dispatcher, domain):
     tracker = make_tracker("no", "deny", slots={"pending": "fact:bankruptcy"})
-    assert await run(ActionYesNo(), dispatcher, tracker, domain) == [SlotSet("pending", "offer_human")]
+    assert await run(ActionYesNo(), dispatcher, tracker, domain) == [
+        SlotSet("pending", "offer_human")
+    ]
     assert [m["response"] for m in dispatcher.messages] == ["utter_feedback_sorry"]
     assert [r["helpful"] for r in action_store.db["feedback"].rows] == [0]
 

@@ -40,7 +40,9 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path, capsys):
     assert cli(db, "facts", "list", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["id"], r["status"], r["verdict"]) for r in rows] == [
-        ("good", "published", "false"), ("good2", "published", "true")]
+        ("good", "published", "false"),
+        ("good2", "published", "true"),
+    ]
 
 
 def test_import_same_id_updates_and_draft_flag(tmp_path, capsys):
@@ -99,7 +101,9 @@ def test_publish_retire_and_match(tmp_path, capsys):
 
 def test_publishing_answers_open_rumours(demo_store, capsys, tmp_path):
     demo_store.set_fact_status("layoffs-500", "draft")
-    rid = demo_store.record_rumour("500 isciyi isten cikariyormussunuz dogru mu", "tr", "c1", "rest")
+    rid = demo_store.record_rumour(
+        "500 isciyi isten cikariyormussunuz dogru mu", "tr", "c1", "rest"
+    )
     db_path = demo_store.db.execute("pragma database_list").fetchone()[2]
     assert cli(db_path, "facts", "publish", "layoffs-500") == 0
     out = capsys.readouterr().out
@@ -108,8 +112,14 @@ def test_publishing_answers_open_rumours(demo_store, capsys, tmp_path):
 
 
 def test_handoffs_list_and_close_without_rasa_keeps_it_open(demo_store, capsys):
-    hid = demo_store.open_handoff(sender_id="c1", channel="rest", reason="asked",
-                                  priority="normal", language="tr", last_messages=[])
+    hid = demo_store.open_handoff(
+        sender_id="c1",
+        channel="rest",
+        reason="asked",
+        priority="normal",
+        language="tr",
+        last_messages=[],
+    )
     db_path = demo_store.db.execute("pragma database_list").fetchone()[2]
     assert cli(db_path, "handoffs", "list") == 0
     assert "asked" in capsys.readouterr().out

@@ -34,7 +34,7 @@ def key(text):
 
 @pytest.mark.parametrize("lang", ["tr", "en"])
 def test_enough_training_examples_per_intent_and_language(lang):
-    counts = Counter(intent for intent, l, _ in training() if l == lang)
+    counts = Counter(intent for intent, example_lang, _ in training() if example_lang == lang)
     for intent, minimum in MAIN.items():
         assert counts[intent] >= minimum, (intent, lang, counts[intent])
     for intent in SMALL:
@@ -72,7 +72,10 @@ def test_domain_intents_are_exactly_the_agreed_ones(domain):
 def test_every_response_speaks_both_languages(domain):
     for name, variants in domain["responses"].items():
         langs = {
-            c["value"] for v in variants for c in v.get("condition") or [] if c["name"] == "language"
+            c["value"]
+            for v in variants
+            for c in v.get("condition") or []
+            if c["name"] == "language"
         }
         assert langs in ({"tr", "en"}, set()), name
         assert any(not v.get("condition") for v in variants), f"{name} has no default variant"

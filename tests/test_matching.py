@@ -68,8 +68,12 @@ def test_faq_index_answers_procedures():
     with (ROOT / "data/facts/faq.csv").open(encoding="utf-8") as handle:
         faqs = faq_index(list(csv.DictReader(handle)))
     cfg = settings()
-    assert faqs.search("iade nasil yapilir paramı nasil geri alirim", cfg.match_threshold,
-                       cfg.match_margin).id == "return-refund"
+    assert (
+        faqs.search(
+            "iade nasil yapilir paramı nasil geri alirim", cfg.match_threshold, cfg.match_margin
+        ).id
+        == "return-refund"
+    )
 
 
 def test_knowledge_sees_publishing_without_restart(demo_store):

@@ -47,7 +47,11 @@ def test_tokens_keep_offsets_and_emoji(tokenizer):
     tokenizer.process([message])
     tokens = message.get(TOKENS_NAMES[TEXT])
     assert [(t.text, t.start, t.end) for t in tokens] == [
-        ("Kargom", 0, 6), ("😡", 7, 8), ("gelmedi", 9, 16), ("!", 16, 17)]
+        ("Kargom", 0, 6),
+        ("😡", 7, 8),
+        ("gelmedi", 9, 16),
+        ("!", 16, 17),
+    ]
 
 
 def test_turkish_lower():
@@ -74,10 +78,12 @@ def test_entity_rules(tokenizer, extractor, text, expected):
     tokenizer.process([message])
     extractor.process([message])
     found = [(e["entity"], e["value"]) for e in message.get(ENTITIES, [])]
-    assert [f for f in found if f[0] != "topic" or expected and expected[0][0] == "topic"] == expected
+    assert [
+        f for f in found if f[0] != "topic" or expected and expected[0][0] == "topic"
+    ] == expected
     for entity in message.get(ENTITIES, []):
         assert entity["extractor"] == "SpacyRuleEntityExtractor"
-        assert text[entity["start"]:entity["end"]]
+        assert text[entity["start"] : entity["end"]]
 
 
 @pytest.mark.parametrize("text", ["", " ", "😡", "x" * 5000, "<b>hi</b>' OR 1=1 --"])

@@ -74,9 +74,19 @@ def test_handoff_pauses_bot_until_closed_from_the_cli(bot, store):
     assert "canli destek" in handoff["last_messages"]
 
     closed = subprocess.run(
-        [str(ROOT / ".venv/bin/crisisdesk"), "--db", str(bot.db_path), "handoffs", "close",
-         str(handoff["id"]), "--rasa-url", bot.rasa_url],
-        capture_output=True, text=True, env=bot.env,
+        [
+            str(ROOT / ".venv/bin/crisisdesk"),
+            "--db",
+            str(bot.db_path),
+            "handoffs",
+            "close",
+            str(handoff["id"]),
+            "--rasa-url",
+            bot.rasa_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=bot.env,
     )
     assert closed.returncode == 0, closed.stderr
     assert "closed" in closed.stdout

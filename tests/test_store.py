@@ -10,8 +10,13 @@ from bot.store import NotFound, Store
 from bot.store.migrations import MIGRATIONS
 
 FACT = {
-    "id": "f1", "topic": "finance", "claim": "going bankrupt", "verdict": "false",
-    "answer_tr": "Hayır.", "answer_en": "No.", "source_url": "https://example.org/a",
+    "id": "f1",
+    "topic": "finance",
+    "claim": "going bankrupt",
+    "verdict": "false",
+    "answer_tr": "Hayır.",
+    "answer_en": "No.",
+    "source_url": "https://example.org/a",
 }
 
 
@@ -58,8 +63,9 @@ def test_content_version_changes_with_content(store):
 
 def test_ticket_numbers_are_sequential_and_unique(store):
     numbers = [
-        store.create_ticket(sender_id="s", channel="rest", text=f"t{i}", language="tr",
-                            severity="normal").number
+        store.create_ticket(
+            sender_id="s", channel="rest", text=f"t{i}", language="tr", severity="normal"
+        ).number
         for i in range(3)
     ]
     assert numbers == ["CD-000001", "CD-000002", "CD-000003"]
@@ -69,8 +75,9 @@ def test_ticket_numbers_are_sequential_and_unique(store):
 
 def test_hostile_text_is_stored_verbatim(store):
     text = "'); DROP TABLE tickets; -- <script>alert(1)</script>"
-    ticket = store.create_ticket(sender_id="s", channel="rest", text=text, language=None,
-                                 severity="normal")
+    ticket = store.create_ticket(
+        sender_id="s", channel="rest", text=text, language=None, severity="normal"
+    )
     assert store.list_tickets()[0]["text"] == text
     assert ticket.number == "CD-000001"
     assert "tickets" in store.db.table_names()
@@ -97,7 +104,9 @@ def test_rumour_answered_later_lists_followups(store):
     store.upsert_fact(FACT, "published", "t")
     store.answer_rumour(rid, "f1")
     assert {f["sender_id"] for f in store.pending_followups()} == {
-        "whatsapp:+905550000000", "telegram:42"}
+        "whatsapp:+905550000000",
+        "telegram:42",
+    }
 
 
 def test_store_is_safe_to_open_twice(tmp_path):

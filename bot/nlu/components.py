@@ -10,7 +10,7 @@ entities (order/ticket numbers, lot codes, topics).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -40,7 +40,7 @@ def turkish_lower(text: str) -> str:
 class _Pipelines:
     """Both languages' spaCy pipelines and their lemma tables."""
 
-    def __init__(self, directory: Optional[str]) -> None:
+    def __init__(self, directory: str | None) -> None:
         root = directory or str(settings().spacy_dir)
         self.nlp: Dict[str, Language] = {lang: load(root, lang) for lang in ("tr", "en")}
         self.lemmas = {
@@ -61,14 +61,12 @@ class _Pipelines:
         return normalize(word)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class BilingualTokenizer(Tokenizer):
     """Tokens and lemmas for Turkish and English, per message language."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Tokenizer defaults plus where the spaCy pipelines live."""
         return {
             "intent_tokenization_flag": False,
@@ -79,7 +77,7 @@ class BilingualTokenizer(Tokenizer):
             "spacy_dir": None,
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         """Loads the spaCy pipelines."""
         super().__init__(config)
         self.pipelines = _Pipelines(config.get("spacy_dir"))
@@ -87,11 +85,11 @@ class BilingualTokenizer(Tokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "BilingualTokenizer":
+    ) -> BilingualTokenizer:
         """Creates the tokenizer (see parent class for full docstring)."""
         return cls(config)
 
@@ -99,7 +97,7 @@ class BilingualTokenizer(Tokenizer):
         lang = detect(text) or "tr"
         return self.pipelines.nlp[lang](text)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> List[Token]:
         """Tokens with folded text and lemma; emoji and punctuation are kept."""
         text = message.get(attribute) or ""
         doc = message.get(_DOC) if attribute == TEXT else None
@@ -128,18 +126,16 @@ class BilingualTokenizer(Tokenizer):
         return super().process(messages)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Entities from the spaCy entity ruler: order_number, ticket_number, lot_code, topic."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Which entity labels to report (all by default)."""
         return {"entities": None, "spacy_dir": None}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         """Loads the spaCy pipelines (shared with the tokenizer in one process)."""
         self._wanted = set(config.get("entities") or [])
         self._pipelines = _Pipelines(config.get("spacy_dir"))
@@ -147,11 +143,11 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SpacyRuleEntityExtractor":
+    ) -> SpacyRuleEntityExtractor:
         """Creates the extractor (see parent class for full docstring)."""
         return cls(config)
 

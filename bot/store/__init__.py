@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Sequence, Union
 
 import sqlite_utils
 
@@ -51,7 +51,7 @@ class Store:
         self.db = db
 
     @classmethod
-    def open(cls, path: Union[str, Path], migrate: bool = True) -> "Store":
+    def open(cls, path: Union[str, Path], migrate: bool = True) -> Store:
         """Opens (creating when needed) the database at `path` and migrates it."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ class Store:
         self.db["facts"].upsert(row, pk="id")
         return existing is None
 
-    def get_fact(self, fact_id: str, missing_ok: bool = False) -> Optional[Dict[str, Any]]:
+    def get_fact(self, fact_id: str, missing_ok: bool = False) -> Dict[str, Any] | None:
         """One fact by id (None when `missing_ok` and absent)."""
         rows = list(self.db["facts"].rows_where("id = ?", [fact_id]))
         if not rows:
@@ -95,7 +95,7 @@ class Store:
             raise NotFound(f"no fact with id {fact_id!r}")
         return rows[0]
 
-    def list_facts(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
+    def list_facts(self, status: str | None = None) -> List[Dict[str, Any]]:
         """Facts ordered by id, optionally only those with `status`."""
         if status:
             return list(self.db["facts"].rows_where("status = ?", [status], order_by="id"))
@@ -142,7 +142,7 @@ class Store:
     # -- rumours ---------------------------------------------------------------
 
     def record_rumour(
-        self, text: str, language: Optional[str], sender_id: str, channel: Optional[str]
+        self, text: str, language: str | None, sender_id: str, channel: str | None
     ) -> int:
         """Records an unanswered claim and who asked it; returns the rumour id.
 
@@ -152,9 +152,7 @@ class Store:
         stamp = now()
         key = normalize(text)[:500]
         with self.db.conn:
-            found = self.db.execute(
-                "select id from rumours where normalized = ?", [key]
-            ).fetchone()
+            found = self.db.execute("select id from rumours where normalized = ?", [key]).fetchone()
             if found:
                 rumour_id = found[0]
                 self.db.execute(
@@ -164,18 +162,22 @@ class Store:
                     [stamp, rumour_id],
                 )
             else:
-                rumour_id = self.db["rumours"].insert(
-                    {
-                        "text": text,
-                        "normalized": key,
-                        "language": language,
-                        "status": "open",
-                        "fact_id": None,
-                        "ask_count": 1,
-                        "first_seen": stamp,
-                        "last_seen": stamp,
-                    }
-                ).last_pk
+                rumour_id = (
+                    self.db["rumours"]
+                    .insert(
+                        {
+                            "text": text,
+                            "normalized": key,
+                            "language": language,
+                            "status": "open",
+                            "fact_id": None,
+                            "ask_count": 1,
+                            "first_seen": stamp,
+                            "last_seen": stamp,
+                        }
+                    )
+                    .last_pk
+                )
             self.db["rumour_askers"].upsert(
                 {
                     "rumour_id": rumour_id,
@@ -189,12 +191,10 @@ class Store:
             )
         return int(rumour_id)
 
-    def list_rumours(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
+    def list_rumours(self, status: str | None = None) -> List[Dict[str, Any]]:
         """Rumours, most asked first."""
         where, args = ("status = ?", [status]) if status else (None, [])
-        return list(
-            self.db["rumours"].rows_where(where, args, order_by="ask_count desc, id")
-        )
+        return list(self.db["rumours"].rows_where(where, args, order_by="ask_count desc, id"))
 
     def answer_rumour(self, rumour_id: int, fact_id: str) -> None:
         """Links an open rumour to the fact that answers it."""
@@ -221,29 +221,33 @@ class Store:
         self,
         *,
         sender_id: str,
-        channel: Optional[str],
+        channel: str | None,
         text: str,
-        language: Optional[str],
+        language: str | None,
         severity: str,
         reasons: Sequence[str] = (),
-        entities: Optional[Iterable[Dict[str, Any]]] = None,
+        entities: Iterable[Dict[str, Any]] | None = None,
     ) -> Ticket:
         """Records a complaint and gives it a number (CD-000001, ...)."""
         with self.db.conn:
-            ticket_id = self.db["tickets"].insert(
-                {
-                    "number": None,
-                    "channel": channel,
-                    "sender_id": sender_id,
-                    "text": text,
-                    "language": language,
-                    "severity": severity,
-                    "reasons": json.dumps(list(reasons)),
-                    "entities": json.dumps(list(entities or []), ensure_ascii=False),
-                    "status": "open",
-                    "created_at": now(),
-                }
-            ).last_pk
+            ticket_id = (
+                self.db["tickets"]
+                .insert(
+                    {
+                        "number": None,
+                        "channel": channel,
+                        "sender_id": sender_id,
+                        "text": text,
+                        "language": language,
+                        "severity": severity,
+                        "reasons": json.dumps(list(reasons)),
+                        "entities": json.dumps(list(entities or []), ensure_ascii=False),
+                        "status": "open",
+                        "created_at": now(),
+                    }
+                )
+                .last_pk
+            )
             number = f"CD-{int(ticket_id):06d}"
             self.db["tickets"].update(ticket_id, {"number": number})
         return Ticket(int(ticket_id), number, severity, list(reasons))
@@ -252,7 +256,7 @@ class Store:
         """How many complaints this customer has made."""
         return self.db["tickets"].count_where("sender_id = ?", [sender_id])
 
-    def list_tickets(self, sender_id: Optional[str] = None) -> List[Dict[str, Any]]:
+    def list_tickets(self, sender_id: str | None = None) -> List[Dict[str, Any]]:
         """Tickets, newest first."""
         where, args = ("sender_id = ?", [sender_id]) if sender_id else (None, [])
         return list(self.db["tickets"].rows_where(where, args, order_by="id desc"))
@@ -263,12 +267,12 @@ class Store:
         self,
         *,
         sender_id: str,
-        channel: Optional[str],
+        channel: str | None,
         reason: str,
         priority: str,
-        language: Optional[str],
+        language: str | None,
         last_messages: Sequence[Dict[str, Any]],
-        ticket_number: Optional[str] = None,
+        ticket_number: str | None = None,
     ) -> int:
         """Queues a conversation for a person; one open handoff per conversation."""
         assert priority in PRIORITY_ORDER
@@ -295,13 +299,11 @@ class Store:
             .last_pk
         )
 
-    def open_handoff_for(self, sender_id: str) -> Optional[Dict[str, Any]]:
+    def open_handoff_for(self, sender_id: str) -> Dict[str, Any] | None:
         """The open handoff of a conversation, if any."""
         return self.latest_handoff(sender_id, "open")
 
-    def latest_handoff(
-        self, sender_id: str, status: Optional[str] = None
-    ) -> Optional[Dict[str, Any]]:
+    def latest_handoff(self, sender_id: str, status: str | None = None) -> Dict[str, Any] | None:
         """A conversation's most recent handoff (with `status`, when given), if any."""
         where, args = "sender_id = ?", [sender_id]
         if status:
@@ -316,7 +318,7 @@ class Store:
             raise NotFound(f"no handoff with id {handoff_id}")
         return rows[0]
 
-    def list_handoffs(self, status: Optional[str] = "open") -> List[Dict[str, Any]]:
+    def list_handoffs(self, status: str | None = "open") -> List[Dict[str, Any]]:
         """The queue: highest priority first, then oldest first."""
         where, args = ("status = ?", [status]) if status else (None, [])
         rows = list(self.db["handoffs"].rows_where(where, args, order_by="id"))
@@ -334,7 +336,7 @@ class Store:
     # -- feedback ------------------------------------------------------------------
 
     def record_feedback(
-        self, sender_id: str, subject: str, subject_id: Optional[str], helpful: bool
+        self, sender_id: str, subject: str, subject_id: str | None, helpful: bool
     ) -> int:
         """Stores a "was this helpful?" answer."""
         return int(

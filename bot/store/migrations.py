@@ -142,9 +142,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 
 def apply(db: sqlite_utils.Database) -> List[str]:
     """Runs the migrations this database has not had yet; returns their names."""
-    db["_migrations"].create(
-        {"name": str, "applied_at": str}, pk="name", if_not_exists=True
-    )
+    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
     done = {row["name"] for row in db["_migrations"].rows}
     applied = []
     for name, migration in MIGRATIONS:
