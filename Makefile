@@ -68,7 +68,7 @@ shell: setup $(MODEL) ## chat with the bot in the terminal (starts the action se
 	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
 validate: $(INSTALLED) ## check training data and domain (rasa data validate)
-	$(RASA) data validate --domain domain.yml --data data
+	$(PY) scripts/validate.py
 
 test-unit: $(INSTALLED) $(SPACY) ## fast tests (no trained model needed)
 	$(PY) -m pytest -m "not slow" -q

@@ -1,21 +1,23 @@
 """Finding the published fact (or FAQ entry) a customer's message is about.
 
 Answering with the wrong fact is the worst outcome; saying "we are checking" is
-acceptable. A document therefore matches only when all of these hold:
+acceptable. The best-scoring document therefore matches only when all hold:
 - score >= `threshold`: enough of the message is explained by the document;
 - score - runner-up >= `margin`: a clear lead over the next document;
-- anchor: the message names what the document's lead (a fact's topic and claim,
-  an FAQ's questions) is about. When the lead names crisis *issues* (the
-  non-context concepts of `bot.lexicon`: a fire, a recall, a leak, a refund) the
-  message must share one of them or a code such as a lot number; "a worker was
-  injured at your factory" shares the factory but not the fire. A lead without
-  issues ("Where can I find your official statements?") accepts any of its terms;
+- anchor: the message shares what the document's lead (a fact's topic and
+  claim, an FAQ's questions) is about. When the lead names crisis *issues* (the
+  non-context concepts of `bot.lexicon`: a fire, a recall, a leak, a refund) or
+  numbers ("500 workers"), the message must share one of them, or a code such as
+  a lot number; "a worker was injured at your factory" shares the factory but
+  not the fire. A lead without them ("Where can I find your official
+  statements?") accepts any of its terms;
 - evidence: two independent pieces that few documents share, or one when the
   document explains the whole message. "kuzey sut iflas mi etti" is all about
   the bankruptcy; in "metro grevi" the strike is a lone shared word next to an
-  unexplained "metro". Context concepts (milk, factory, workers) and words that
-  only the answers use help the score but are not independent evidence: "amazon
-  is laying off workers" has one piece, the layoff;
+  unexplained "metro". A concept counts by its own spread (the milk concept is
+  everywhere because the brand is "Kuzey Sut"); a plain word counts only when
+  it is in the lead or is a code or a place: words that only the answers use
+  ("use", "lot code") are too loose to tell documents apart;
 - same world: the message names no thing the documents never mention (a context
   concept such as rent, fuel or the metro: "my landlord raised the rent by 40
   percent" is not our price rise) and no place the document does not name ("a
@@ -32,11 +34,17 @@ How a text becomes pieces of evidence, in both languages at once:
   "sipar") that is harmless for English;
 - a word the documents never use is read as the known word one typo away that
   starts with the same letter ("fabrkada" -> "fabri", and so the factory
-  concept), with a lower weight.
+  concept), with `TYPO_WEIGHT`.
 A piece weighs its inverse document frequency over the indexed documents, a
-concept double (concepts carry the crisis meaning). A document's score is the
-share of the message's weight it contains; a piece found only in its answers,
-not its lead, counts `ANSWER_CREDIT` of its weight. Everything is deterministic.
+concept `CONCEPT_WEIGHT` times (concepts carry the crisis meaning). A document's
+score is the share of the message's weight it contains, where a piece found only
+in its answers counts `ANSWER_CREDIT` of its weight; the score then loses up to
+`LEAD_PENALTY` for the lead issues the message does not mention, so a plain
+refund question prefers the refund FAQ to the recalled-product refund FAQ.
+Everything is deterministic; ties keep the documents' order.
+
+Known limit: another company's crisis in our words ("amazon is laying off
+workers") looks like ours, as nothing says "amazon" is not Kuzey.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Sequence, Set, Tuple
 
 from bot.language import words
 from bot.lexicon import CONTEXT, concept_spans, is_place
@@ -114,7 +122,7 @@ _NUMBER_WORDS: Dict[str, int] = {
 _MULTIPLIERS: Dict[str, int] = {"yuz": 100, "hundred": 100, "bin": 1000, "thousand": 1000}
 
 
-def _number_parts(token: str) -> Optional[List[str]]:
+def _number_parts(token: str) -> List[str] | None:
     """A token written as number words, split ("besyuz" -> ["bes", "yuz"]), or None."""
     if token in _NUMBER_WORDS or token in _MULTIPLIERS:
         return [token]
@@ -221,10 +229,10 @@ def _is_code(term: str) -> bool:
 class Match:
     """The outcome of a search: the id that fits (or None) and how well."""
 
-    id: Optional[str]
+    id: str | None
     score: float
     runner_up: float = 0.0
-    candidate: Optional[str] = None
+    candidate: str | None = None
     evidence: int = 0
 
     def as_dict(self) -> Dict[str, object]:
@@ -233,6 +241,8 @@ class Match:
 
 
 class _Ranked(NamedTuple):
+    """How one document fares against a message (see the module docstring)."""
+
     id: str
     score: float
     evidence: int
@@ -242,7 +252,9 @@ class _Ranked(NamedTuple):
 
 
 class _Message(NamedTuple):
-    pieces: Dict[str, Dict[str, float]]  # piece -> {term: weight}
+    """A message as pieces of evidence, piece -> {term: weight}, and what it names."""
+
+    pieces: Dict[str, Dict[str, float]]
     places: FrozenSet[str]
     unknown_context: bool
 
@@ -284,7 +296,7 @@ class Index:
             self._issues.append(frozenset(t for t in issues if t.startswith("c_")))
         self._df = Counter(term for terms in self._terms for term in terms)
         self._rare = max(len(self.ids) / 3, 1)
-        # A word of a concept in every document that uses it ("fabri" -> "c_factory").
+        # Words that always belong to the same concept ("fabri" -> "c_factory").
         self._concept_of = {
             term: min(groups)
             for term, groups in groups_of.items()
@@ -299,7 +311,7 @@ class Index:
     def _idf(self, term: str) -> float:
         return math.log((len(self.ids) + 1) / (self._df.get(term, 0) + 1)) + 1.0
 
-    def _near(self, term: str) -> Optional[str]:
+    def _near(self, term: str) -> str | None:
         """A known five-letter stem one typo away from an unknown one, if any.
 
         The first letter must agree (people rarely mistype it, and "lacto" is not
@@ -316,11 +328,12 @@ class Index:
         return min(near) if near else None
 
     def _message(self, text: str) -> _Message:
+        """The message's pieces, typos read as known words, and the names it uses."""
         found = features(text)
         pieces: Dict[str, Dict[str, float]] = {}
         for term, group in found.groups.items():
             factor = CONCEPT_WEIGHT if term.startswith("c_") else 1.0
-            if term == group and term not in self._df and not term.startswith("c_"):
+            if term == group and not term.startswith("c_") and term not in self._df:
                 near = self._near(term)
                 if near:
                     term, factor = near, TYPO_WEIGHT
@@ -356,6 +369,7 @@ class Index:
         return sum(w for issue, w in weight.items() if issue not in said) / sum(weight.values())
 
     def _rank(self, text: str) -> List[_Ranked]:
+        """Every document against the message, best score first."""
         message = self._message(text or "")
         total = sum(max(terms.values()) for terms in message.pieces.values())
         ranked = []
