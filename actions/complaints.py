@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -10,7 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel, customer_text, entity_values, language, store
 from actions.handoff import hand_over
+from bot.privacy import mask
 from bot.severity import assess
+
+logger = logging.getLogger(__name__)
 
 
 class ActionLogComplaint(Action):
@@ -36,6 +40,13 @@ class ActionLogComplaint(Action):
             severity=severity.level,
             reasons=severity.reasons,
             entities=entity_values(tracker),
+        )
+        logger.info(
+            "ticket %s for %s: severity %s %s",
+            ticket.number,
+            mask(tracker.sender_id),
+            severity.level,
+            severity.reasons,
         )
         if not severity.is_high:
             dispatcher.utter_message(response="utter_complaint_logged", ticket_number=ticket.number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -9,6 +10,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel, customer_text, knowledge, language, store
+from bot.privacy import mask
+
+logger = logging.getLogger(__name__)
 
 
 def _in_language(record: Dict[str, Any], field: str, lang: str | None) -> str:
@@ -42,10 +46,17 @@ class ActionAnswerRumour(Action):
         lang = language(tracker)
         answer = knowledge().fact_for(text)
         if answer.record:
+            logger.info(
+                "rumour from %s answered with fact %s (score %.2f)",
+                mask(tracker.sender_id),
+                answer.record["id"],
+                answer.match.score,
+            )
             utter_fact(dispatcher, answer.record, lang)
             return [SlotSet("pending", f"fact:{answer.record['id']}")]
         if text.strip():
-            store().record_rumour(text, lang, tracker.sender_id, channel(tracker))
+            rumour_id = store().record_rumour(text, lang, tracker.sender_id, channel(tracker))
+            logger.info("open rumour %s asked by %s", rumour_id, mask(tracker.sender_id))
         dispatcher.utter_message(response="utter_rumour_checking")
         return [SlotSet("pending", None)]
 

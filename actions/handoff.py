@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -9,6 +10,9 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel, language, last_messages, store
+from bot.privacy import mask
+
+logger = logging.getLogger(__name__)
 
 
 def hand_over(
@@ -22,7 +26,7 @@ def hand_over(
     The bot stays silent for this conversation until `crisisdesk handoffs close`
     resumes it.
     """
-    store().open_handoff(
+    handoff_id = store().open_handoff(
         sender_id=tracker.sender_id,
         channel=channel(tracker),
         reason=reason,
@@ -30,6 +34,9 @@ def hand_over(
         language=language(tracker),
         last_messages=last_messages(tracker),
         ticket_number=ticket_number,
+    )
+    logger.info(
+        "handoff %s for %s (%s priority): %s", handoff_id, mask(tracker.sender_id), priority, reason
     )
     return [SlotSet("pending", None), ConversationPaused()]
 

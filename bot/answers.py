@@ -30,7 +30,7 @@ class Knowledge:
         self.store = store
         self.threshold = threshold
         self.margin = margin
-        self._version: tuple | None = None
+        self._version: int | None = None
         self._facts: Dict[str, Dict[str, Any]] = {}
         self._faqs: Dict[str, Dict[str, Any]] = {}
         self._fact_index = Index([])

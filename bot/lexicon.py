@@ -14,8 +14,8 @@ Stem syntax:
 - a stem ending in "$" matches a whole word only ("kurt$", "fired$");
 - a stem with spaces matches consecutive words, the last one as a prefix
   ("geri cagir" matches "geri cagiriliyor"), skipping the Turkish particles
-  people put in between ("geri mi cagirdiniz"); apostrophes split words like
-  in messages ("can't pay" is "can t pay").
+  and articles people put in between ("geri mi cagirdiniz", "yabanci bir
+  madde"); apostrophes split words like in messages ("can't pay" is "can t pay").
 
 Each word belongs to at most one concept: at every position the longest matching
 stem wins, so "yabanci madde" (foreign object) is not also "yabanci" (foreign
@@ -24,8 +24,10 @@ owner) and "fired" (laid off) is not "fire".
 Concepts are of two kinds. Most are *issues*, what a rumour says happened or is
 wrong (a bankruptcy, a recall, a fire, a leak, a refund). `CONTEXT` concepts
 name the things involved (products, places, people, channels); they help to
-confirm a match but never make one on their own ("my factory worker was injured"
-is not about a factory fire or a layoff).
+confirm a match with a claim but never make one on their own ("my factory worker
+was injured" is not about a factory fire or a layoff). `ELSEWHERE` marks the context of
+other sectors (transport, energy, housing, ...), and `PLACES` lists places,
+which tell one location's crisis from another's.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
                  "going under", "goes under", "gone under", "went under", "go under",
                  "out of business", "went bust", "go bust", "going bust", "collapse",
                  "cokuyo", "cokecek", "cokus", "cokmek", "borc", "debt", "odeyemi",
-                 "can t pay", "cant pay", "unable to pay", "sinking", "broke$",
-                 "iflas bayragi cek", "iflas bayra",
+                 "can t pay", "cant pay", "unable to pay", "sinking", "went broke",
+                 "gone broke", "go broke", "going broke", "goes broke", "are broke",
+                 "is broke", "you broke", "guys broke",
+                 "iflas bayra",
                  "liquidat", "tasfiye", "haciz", "icraya", "receivership", "kapaniyo",
                  "kapandi", "kapanmis", "kapanacak", "kapatiyo", "kapatti", "kapatmis",
                  "kapatacak", "kepenk", "shut down", "shutting down", "closing down",
@@ -59,7 +63,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
     "owner": ("sahibi", "sahip", "owner", "owned", "owns$", "yabanci", "foreign",
               "israil", "israel", "amerikan", "american", "sermaye", "capital", "hisse",
               "shareholder", "ortagi", "ortaklik", "ortaklari", "yurt disi", "yurtdisi",
-              "abroad", "overseas", "milli degil", "yerli degil", "yerli mi", "yerli$", "domestic",
+              "abroad", "overseas", "milli degil", "yerli degil", "yerli$", "domestic",
               "not turkish", "turk degil", "turk mali", "turkish owned", "ait$",
               "aitsiniz", "aitmis", "aittir", "kimin", "kime ait", "parent company",
               "ana sirket", "holding", "multinational", "cokuluslu"),
@@ -110,7 +114,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
     "fire": ("yangin", "yandi", "yaniyo", "yanmis", "yanacak", "alev", "fire$", "fires$",
              "on fire", "caught fire", "firefight", "burn", "blaze", "ablaze", "flames", "duman",
              "smoke", "itfaiye", "kundak", "arson", "patlama", "patladi", "explosion",
-             "exploded", "blast", "kul oldu", "broke out"),
+             "exploded", "blast", "kul oldu"),
     "price": ("fiyat", "zam$", "zamm", "zamla", "zamli", "pahali", "pahalan", "price",
               "pricing", "hike", "expensive", "cost", "yuzde", "percent", "overnight",
               "bir gecede", "bi gecede", "raise", "raising", "increase", "artis",
@@ -153,7 +157,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
                 "hakaret", "offensive", "insult"),
     "outage": ("kesinti", "cekmiyo", "internet yok", "sebeke", "outage", "no signal",
                "network down", "is down", "calismiyo", "acilmiyo", "not working",
-               "crash", "broke down"),
+               "crash"),
     # --- context: what or where (never a match on its own) ---
     "milk": ("sut", "milk", "dairy"),
     "yogurt": ("yogurt", "yoghurt", "yogurd", "suzme"),
@@ -195,10 +199,11 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
             "testing", "test$", "testi", "testler", "kalinti", "residue", "numune",
             "sample"),
     "statement": ("aciklama", "resmi", "statement", "official", "press release"),
-    # other sectors: a message naming one the facts never mention is about it
+    # other sectors (see `ELSEWHERE`)
     "transport": ("metro", "otobus", "bus$", "buses$", "tren$", "train$", "trains$",
-                  "ucak", "ucag", "flight", "airline", "hava yollari", "havalimani", "airport",
-                  "taksi", "taxi", "vapur", "ferry", "marmaray", "trafik", "traffic"),
+                  "ucak", "ucag", "flight", "airline", "hava yollari", "havalimani",
+                  "airport", "taksi$", "taksiy", "taksid", "taksic", "taxi", "vapur", "ferry",
+                  "marmaray", "trafik", "traffic"),
     "energy": ("elektri", "electricity", "dogalgaz", "dogal gaz", "benzin", "mazot",
                "motorin", "akaryakit", "fuel", "petrol", "gasoline", "power cut"),
     "housing": ("kira$", "kiras", "kiray", "kirad", "kiral", "rent$", "rents$", "landlord",
@@ -213,6 +218,9 @@ CONTEXT: FrozenSet[str] = frozenset(
     delivery store hours personal_data promo payment sensory lab ceo statement
     transport energy housing vehicle device""".split()
 )
+# Context concepts of other sectors: a message naming one that no published text
+# mentions is about that sector ("metro grevi", "rent up 40%"), not about the brand.
+ELSEWHERE: FrozenSet[str] = frozenset("transport energy housing vehicle device".split())
 
 # Places, as the stems of `PLACES` match words: a message about one place is not
 # about a fact that names another ("a factory in China" is not "our Bursa factory").
@@ -256,7 +264,7 @@ def _build() -> Dict[str, List[_Stem]]:
 _BY_START: Dict[str, List[_Stem]] = _build()
 
 
-_PARTICLES = frozenset({"mi", "mu", "de", "da", "bile"})
+_PARTICLES = frozenset({"mi", "mu", "de", "da", "bile", "bir", "bi"})
 
 
 def _fit(tokens: Sequence[str], start: int, stem: _Stem) -> int:
@@ -264,15 +272,16 @@ def _fit(tokens: Sequence[str], start: int, stem: _Stem) -> int:
     parts, whole, _ = stem
     position = start
     for number, part in enumerate(parts):
-        if number:
-            while position < len(tokens) and tokens[position] in _PARTICLES:
-                position += 1
-        if position >= len(tokens):
-            return 0
-        token = tokens[position]
-        last = number == len(parts) - 1
-        if not (token.startswith(part) if last and not whole else token == part):
-            return 0
+        prefix = number == len(parts) - 1 and not whole
+        while True:
+            if position >= len(tokens):
+                return 0
+            token = tokens[position]
+            if token.startswith(part) if prefix else token == part:
+                break
+            if not number or token not in _PARTICLES:
+                return 0
+            position += 1
         position += 1
     return position
 

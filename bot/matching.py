@@ -8,9 +8,9 @@ acceptable. The best-scoring document therefore matches only when all hold:
   claim, an FAQ's questions) is about. When the lead names crisis *issues* (the
   non-context concepts of `bot.lexicon`: a fire, a recall, a leak, a refund) or
   numbers ("500 workers"), the message must share one of them, or a code such as
-  a lot number; "a worker was injured at your factory" shares the factory but
-  not the fire. A lead without them ("Where can I find your official
-  statements?") accepts any of its terms;
+  the lot number in the answer of a recall; "a worker was injured at your
+  factory" shares the factory but not the fire. A lead without them ("Where can
+  I find your official statements?") accepts any of its terms;
 - evidence: two independent pieces that few documents share, or one when the
   document explains the whole message. "kuzey sut iflas mi etti" is all about
   the bankruptcy; in "metro grevi" the strike is a lone shared word next to an
@@ -18,10 +18,11 @@ acceptable. The best-scoring document therefore matches only when all hold:
   everywhere because the brand is "Kuzey Sut"); a plain word counts only when
   it is in the lead or is a code or a place: words that only the answers use
   ("use", "lot code") are too loose to tell documents apart;
-- same world: the message names no thing the documents never mention (a context
-  concept such as rent, fuel or the metro: "my landlord raised the rent by 40
-  percent" is not our price rise) and no place the document does not name ("a
-  factory in China" is not the Bursa factory).
+- same world: the message names no other sector that the documents never
+  mention (`bot.lexicon.ELSEWHERE`: "my landlord raised the rent by 40 percent"
+  is not our price rise, "metro workers on strike" not our delivery strike) and
+  no place the document does not name ("a factory in China" is not the Bursa
+  factory).
 
 How a text becomes pieces of evidence, in both languages at once:
 - words are folded (no Turkish letters), lower-cased, and numbers written as
@@ -31,16 +32,15 @@ How a text becomes pieces of evidence, in both languages at once:
   that mention it are one piece;
 - every other word that is not a stop word is one piece, cut to its first five
   letters, a strong stemmer for agglutinative Turkish ("siparislerimi" ->
-  "sipar") that is harmless for English;
+  "sipar") that is harmless for English; numbers and codes stay whole;
 - a word the documents never use is read as the known word one typo away that
   starts with the same letter ("fabrkada" -> "fabri", and so the factory
   concept), with `TYPO_WEIGHT`.
 A piece weighs its inverse document frequency over the indexed documents, a
 concept `CONCEPT_WEIGHT` times (concepts carry the crisis meaning). A document's
 score is the share of the message's weight it contains, where a piece found only
-in its answers counts `ANSWER_CREDIT` of its weight; the score then loses up to
-`LEAD_PENALTY` for the lead issues the message does not mention, so a plain
-refund question prefers the refund FAQ to the recalled-product refund FAQ.
+in its answers counts `ANSWER_CREDIT` of its weight. FAQ entries are stricter
+(see `Index`): a question matches only messages about exactly its issues.
 Everything is deterministic; ties keep the documents' order.
 
 Known limit: another company's crisis in our words ("amazon is laying off
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Sequence, Set, Tuple
 
 from bot.language import words
-from bot.lexicon import CONTEXT, concept_spans, is_place
+from bot.lexicon import CONTEXT, ELSEWHERE, concept_spans, is_place
 
 STOPWORDS = frozenset(
     """
@@ -107,7 +107,6 @@ STOPWORDS = frozenset(
 CONCEPT_WEIGHT = 2.0
 TYPO_WEIGHT = 0.8
 ANSWER_CREDIT = 0.6
-LEAD_PENALTY = 0.2
 MIN_EVIDENCE = 2
 
 # Numbers people write as words; a multiplier scales the number before it.
@@ -186,6 +185,11 @@ def _content(word: str) -> bool:
     return word not in STOPWORDS and len(word) > 1
 
 
+def _stem(word: str) -> str:
+    """A word cut to five letters; numbers and codes stay whole ("L2311A" is not "L2311B")."""
+    return word if any(c.isdigit() for c in word) else word[:5]
+
+
 def features(text: str) -> Features:
     """The terms of a text: concept tokens, five-letter stems and numbers."""
     tokens = _with_digits(words(text))
@@ -200,9 +204,10 @@ def features(text: str) -> Features:
         if token:
             groups.setdefault(token, token)
         if _content(word):
-            groups.setdefault(word[:5], token or word[:5])
+            stem = _stem(word)
+            groups.setdefault(stem, token or stem)
             if not token and is_place(word):
-                places.add(word[:5])
+                places.add(stem)
     return Features(groups, frozenset(places))
 
 
@@ -221,7 +226,7 @@ def _is_context(term: str) -> bool:
 
 
 def _is_code(term: str) -> bool:
-    """A lot number or similar: letters and digits mixed ("l2311")."""
+    """A lot number or similar: letters and digits mixed ("l2311a")."""
     return len(term) >= 4 and any(c.isdigit() for c in term) and any(c.isalpha() for c in term)
 
 
@@ -255,8 +260,9 @@ class _Message(NamedTuple):
     """A message as pieces of evidence, piece -> {term: weight}, and what it names."""
 
     pieces: Dict[str, Dict[str, float]]
+    issues: FrozenSet[str]
     places: FrozenSet[str]
-    unknown_context: bool
+    other_sector: bool
 
 
 class Index:
@@ -264,10 +270,17 @@ class Index:
 
     The first `lead` texts of a document are its lead, what a message about it
     mentions (a fact's topic and claim, an FAQ's questions); the rest are answers.
+    With `same_issues`, a document scores 0 unless the message names exactly the
+    issues its lead names: right for questions about procedures ("how do I report
+    a phishing message?"), where a message about another issue ("the free milk
+    link is a scam?", "was the app hacked?") is a rumour, not that question.
     """
 
-    def __init__(self, docs: Sequence[Tuple[str, Sequence[str]]], lead: int = 1) -> None:
+    def __init__(
+        self, docs: Sequence[Tuple[str, Sequence[str]]], lead: int = 1, same_issues: bool = False
+    ) -> None:
         self.ids = [doc_id for doc_id, _ in docs]
+        self._same_issues = same_issues
         self._terms: List[Set[str]] = []
         self._lead: List[Set[str]] = []
         self._anchors: List[FrozenSet[str]] = []
@@ -342,8 +355,9 @@ class Index:
                         factor *= CONCEPT_WEIGHT
             terms = pieces.setdefault(group, {})
             terms[term] = max(terms.get(term, 0.0), factor * self._idf(term))
-        unknown = any(_is_context(p) and p not in self._df for p in pieces)
-        return _Message(pieces, found.places, unknown)
+        issues = frozenset(p for p in pieces if p.startswith("c_") and not _is_context(p))
+        elsewhere = any(p[2:] in ELSEWHERE and p not in self._df for p in pieces)
+        return _Message(pieces, issues, found.places, elsewhere)
 
     def _independent(self, group: str, found: List[str], lead: Set[str]) -> bool:
         """Whether a shared piece is evidence: rare, and a concept, code, place or lead word.
@@ -358,15 +372,6 @@ class Index:
             (t in lead or _is_code(t) or t in self._places) and self._df[t] <= self._rare
             for t in found
         )
-
-    def _unmentioned(self, index: int, pieces: Dict[str, Dict[str, float]]) -> float:
-        """The weight share of the document's lead issues that the message leaves out."""
-        issues = self._issues[index]
-        if not issues:
-            return 0.0
-        said = {t for terms in pieces.values() for t in terms}
-        weight = {issue: self._idf(issue) for issue in issues}
-        return sum(w for issue, w in weight.items() if issue not in said) / sum(weight.values())
 
     def _rank(self, text: str) -> List[_Ranked]:
         """Every document against the message, best score first."""
@@ -385,13 +390,17 @@ class Index:
                 shared += 1
                 credit += max(terms[t] * (1.0 if t in lead else ANSWER_CREDIT) for t in found)
                 evidence += self._independent(group, found, lead)
-                anchored = anchored or any(t in anchors or _is_code(t) for t in found)
-            elsewhere = message.unknown_context or not message.places <= doc
-            share = credit / total if total else 0.0
+                anchored = anchored or any(
+                    t in anchors or (_is_code(t) and self._issues[index]) for t in found
+                )
+            elsewhere = message.other_sector or not message.places <= doc
+            score = credit / total if total else 0.0
+            if self._same_issues and message.issues != self._issues[index]:
+                score = 0.0
             ranked.append(
                 _Ranked(
                     doc_id,
-                    share * (1.0 - LEAD_PENALTY * self._unmentioned(index, message.pieces)),
+                    score,
                     evidence,
                     anchored,
                     shared == len(message.pieces),
@@ -435,11 +444,15 @@ def fact_index(facts: Iterable[Dict[str, str]]) -> Index:
 
 
 def faq_index(faqs: Iterable[Dict[str, str]]) -> Index:
-    """An index over FAQ entries: both questions (the lead), then both answers."""
+    """An index over FAQ entries: both questions (the lead), then both answers.
+
+    A question matches only messages about exactly its issues (`same_issues`).
+    """
     return Index(
         [
             (q["id"], (q["question_tr"], q["question_en"], q["answer_tr"], q["answer_en"]))
             for q in faqs
         ],
         lead=2,
+        same_issues=True,
     )

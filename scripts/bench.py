@@ -119,6 +119,7 @@ def main() -> None:
     )
     print("creating and training a bare `rasa init` bot ...", flush=True)
     init_dir = WORK / "init"
+    init_dir.mkdir()
     init_train = run(
         [RASA, "init", "--no-prompt", "--init-dir", str(init_dir)],
         env={"RASA_CACHE_DIRECTORY": str(WORK / "cache3")},

@@ -115,13 +115,9 @@ class Store:
         self.db["facts"].update(fact_id, changes)
         return self.get_fact(fact_id)  # type: ignore[return-value]
 
-    def content_version(self) -> tuple:
+    def content_version(self) -> int:
         """Changes whenever a fact or FAQ entry changes (for caching match indexes)."""
-        row = self.db.execute(
-            "select (select count(*) || max(updated_at) from facts),"
-            " (select count(*) || max(updated_at) from faqs)"
-        ).fetchone()
-        return tuple(row)
+        return int(self.db.execute("select revision from content_revision").fetchone()[0])
 
     # -- FAQ -----------------------------------------------------------------
 

@@ -133,10 +133,26 @@ def _0003_tickets_handoffs_feedback(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0004_content_revision(db: sqlite_utils.Database) -> None:
+    """A counter bumped by triggers whenever a fact or FAQ entry changes."""
+    db.execute(
+        "create table content_revision (id integer primary key check (id = 1),"
+        " revision integer not null)"
+    )
+    db.execute("insert into content_revision (id, revision) values (1, 0)")
+    for table in ("facts", "faqs"):
+        for event in ("insert", "update", "delete"):
+            db.execute(
+                f"create trigger {table}_{event}_revision after {event} on {table}"
+                " begin update content_revision set revision = revision + 1 where id = 1; end"
+            )
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
     ("0003_tickets_handoffs_feedback", _0003_tickets_handoffs_feedback),
+    ("0004_content_revision", _0004_content_revision),
 ]
 
 
