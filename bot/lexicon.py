@@ -36,6 +36,7 @@ from typing import Dict, FrozenSet, List, Sequence, Tuple
 
 from bot.language import words
 
+# fmt: off
 CONCEPTS: Dict[str, Tuple[str, ...]] = {
     # --- issues: what a rumour claims ---
     "bankrupt": ("iflas", "concordat", "batiyo", "batmis", "batti", "batacak", "batmak", "batma",
@@ -212,6 +213,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
     "device": ("telefon", "phone", "batarya", "battery", "sarj", "charger", "laptop",
                "bilgisayar", "computer", "wifi", "modem"),
 }
+# fmt: on
 
 CONTEXT: FrozenSet[str] = frozenset(
     """milk yogurt cheese factory staff card app kids snack ingredient certificate farm
@@ -224,6 +226,7 @@ ELSEWHERE: FrozenSet[str] = frozenset("transport energy housing vehicle device".
 
 # Places, as the stems of `PLACES` match words: a message about one place is not
 # about a fact that names another ("a factory in China" is not "our Bursa factory").
+# fmt: off
 PLACES: Tuple[str, ...] = (
     "istanbul", "ankara", "izmir", "bursa", "antalya", "adana", "konya", "gaziantep",
     "antep", "kocaeli", "izmit", "mersin", "kayseri", "eskisehir", "diyarbakir",
@@ -238,6 +241,7 @@ PLACES: Tuple[str, ...] = (
     "azerbaijan", "londra", "london", "paris$", "berlin", "moskova",
     "moscow", "dubai",
 )
+# fmt: on
 
 
 def is_place(word: str) -> bool:

@@ -110,6 +110,7 @@ ANSWER_CREDIT = 0.6
 MIN_EVIDENCE = 2
 
 # Numbers people write as words; a multiplier scales the number before it.
+# fmt: off
 _NUMBER_WORDS: Dict[str, int] = {
     "iki": 2, "uc": 3, "dort": 4, "bes": 5, "alti": 6, "yedi": 7, "sekiz": 8,
     "dokuz": 9, "yirmi": 20, "otuz": 30, "kirk": 40, "elli": 50, "altmis": 60,
@@ -118,6 +119,7 @@ _NUMBER_WORDS: Dict[str, int] = {
     "nine": 9, "ten": 10, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }
+# fmt: on
 _MULTIPLIERS: Dict[str, int] = {"yuz": 100, "hundred": 100, "bin": 1000, "thousand": 1000}
 
 

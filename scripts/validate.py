@@ -23,9 +23,18 @@ WARNING = re.compile(r"(UserWarning: |WARNING\s+rasa\.\S+\s+-\s+)(?P<text>.*)")
 def main() -> int:
     """Runs the validator; prints unexpected warnings; returns the exit status."""
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "rasa"), "data", "validate", "--domain", "domain.yml",
-         "--data", "data"],
-        cwd=ROOT, capture_output=True, text=True,
+        [
+            str(Path(sys.executable).parent / "rasa"),
+            "data",
+            "validate",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     output = result.stdout + result.stderr
     warnings = [m.group("text") for m in WARNING.finditer(output)]
@@ -37,8 +46,10 @@ def main() -> int:
         for warning in unexpected:
             print(f"  - {warning}")
         return 1
-    print(f"rasa data validate: clean ({known} responses sent only by custom actions, "
-          "checked by tests/test_data.py)")
+    print(
+        f"rasa data validate: clean ({known} responses sent only by custom actions, "
+        "checked by tests/test_data.py)"
+    )
     return 0
 
 
