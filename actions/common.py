@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 
 from bot.answers import Knowledge
 from bot.config import settings
-from bot.language import LANGUAGES, detect
+from bot.language import latest_language
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -56,12 +56,12 @@ def customer_text(tracker: Tracker) -> str:
     return ""
 
 
-def language(tracker: Tracker) -> str | None:
+def language(tracker: Tracker) -> Optional[str]:
     """The conversation's language ("tr"/"en"), or None before it is known."""
-    value = tracker.get_slot("language")
-    if value in LANGUAGES:
-        return value
-    return detect(customer_text(tracker))
+    parse_datas = (
+        event.get("parse_data") for event in reversed(tracker.events) if event.get("event") == "user"
+    )
+    return latest_language(parse_datas)
 
 
 def channel(tracker: Tracker) -> str:

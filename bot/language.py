@@ -122,3 +122,16 @@ def detect(text: str | None, previous: str | None = None) -> str | None:
 def is_turkish(text: str) -> bool:
     """True when `detect` says Turkish (English when undecided)."""
     return detect(text, previous="en") == "tr"
+
+
+def latest_language(parse_datas: Iterable[Optional[Mapping[str, Any]]]) -> Optional[str]:
+    """The language of the newest message that had one, from parse data newest first.
+
+    The NLU records each message's language in its parse data (`language`);
+    emoji, numbers and button presses have none and keep the conversation's.
+    """
+    for parse_data in parse_datas:
+        found = (parse_data or {}).get("language")
+        if found in LANGUAGES:
+            return found
+    return None

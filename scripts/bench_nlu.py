@@ -50,7 +50,9 @@ def scores(gold: List[str], predicted: List[str]) -> Dict[str, float]:
 async def evaluate(model: Path, examples: List[Tuple[str, str, str]]) -> Dict[str, object]:
     """Parses every example with the model and scores the intents."""
     from rasa.core.agent import Agent  # slow import, only when needed
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.ERROR)
     agent = Agent.load(str(model))
     predicted = []
     for text, _, _ in examples:

@@ -53,10 +53,13 @@ def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
 
 
-def user_event(text: str, intent: str, confidence: float = 0.95, **extra: Any) -> Dict[str, Any]:
-    """A user event as Rasa sends it to the action server."""
+def user_event(
+    text: str, intent: str, confidence: float = 0.95, language: Optional[str] = None, **extra: Any
+) -> Dict[str, Any]:
+    """A user event as Rasa sends it to the action server (with the NLU's language)."""
     parse_data = {
         "text": text,
+        "language": language,
         "intent": {"name": intent, "confidence": confidence},
         "entities": extra.pop("entities", []),
         "intent_ranking": extra.pop("intent_ranking", [{"name": intent, "confidence": confidence}]),

@@ -12,32 +12,11 @@ from actions.facts import ActionAnswerQuestion, ActionAnswerRumour
 from actions.fallback import ActionFallback
 from actions.feedback import ActionYesNo
 from actions.handoff import ActionHandoff, ActionHandoffClosed
-from actions.language import ActionDetectLanguage
 from tests.conftest import bot_event, make_tracker, user_event
 
 
 async def run(action, dispatcher, tracker, domain):
     return await action.run(dispatcher, tracker, domain)
-
-
-# -- language -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "previous", "events"),
-    [
-        ("siparisim gelmedi", None, [SlotSet("language", "tr")]),
-        ("my order never came", None, [SlotSet("language", "en")]),
-        ("my order never came", "tr", [SlotSet("language", "en")]),
-        ("😡😡😡", "tr", []),
-        ("/affirm", "en", []),
-        ("iade nasil yapilir", "tr", []),
-    ],
-)
-async def test_detect_language(dispatcher, domain, text, previous, events):
-    tracker = make_tracker(text, "complaint", slots={"language": previous})
-    assert await run(ActionDetectLanguage(), dispatcher, tracker, domain) == events
-    assert dispatcher.messages == []
 
 
 # -- rumours and questions -------------------------------------------------------------
@@ -47,7 +26,7 @@ async def test_rumour_with_matching_fact_gets_verdict_answer_and_source(
     action_store, dispatcher, domain
 ):
     tracker = make_tracker(
-        "kuzey sut iflas mi etti, batiyormussunuz", "rumour", slots={"language": "tr"}
+        "kuzey sut iflas mi etti, batiyormussunuz", "rumour", language="tr"
     )
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "fact:bankruptcy")]
@@ -60,7 +39,7 @@ async def test_rumour_with_matching_fact_gets_verdict_answer_and_source(
 
 async def test_rumour_in_english_gets_english_answer(action_store, dispatcher, domain):
     tracker = make_tracker(
-        "is it true you put bleach in the milk?", "rumour", slots={"language": "en"}
+        "is it true you put bleach in the milk?", "rumour", language="en"
     )
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "fact:bleach-in-milk")]
@@ -71,7 +50,7 @@ async def test_unknown_rumour_is_recorded_with_its_asker(action_store, dispatche
     text = "genel muduru tutuklamislar dogru mu"
     for sender in ("alice", "bob", "alice"):
         dispatcher.messages.clear()
-        tracker = make_tracker(text, "rumour", slots={"language": "tr"}, sender_id=sender)
+        tracker = make_tracker(text, "rumour", language="tr", sender_id=sender)
         events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
         assert events == [SlotSet("pending", None)]
         assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
@@ -88,7 +67,7 @@ async def test_unknown_rumour_is_recorded_with_its_asker(action_store, dispatche
 async def test_draft_fact_never_reaches_a_customer(action_store, dispatcher, domain):
     action_store.set_fact_status("bankruptcy", "draft")
     tracker = make_tracker(
-        "kuzey sut iflas mi etti, batiyor mu", "rumour", slots={"language": "tr"}
+        "kuzey sut iflas mi etti, batiyor mu", "rumour", language="tr"
     )
     await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
@@ -98,7 +77,7 @@ async def test_question_answered_from_faq_with_source(action_store, dispatcher, 
     tracker = make_tracker(
         "bir urunu nasil iade ederim, paramı nasil geri alirim",
         "question",
-        slots={"language": "tr"},
+        language="tr",
     )
     events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", None)]
@@ -111,7 +90,7 @@ async def test_question_answered_from_faq_with_source(action_store, dispatcher, 
 
 async def test_unanswerable_question_offers_a_person(action_store, dispatcher, domain):
     tracker = make_tracker(
-        "what is the airspeed velocity of a swallow", "question", slots={"language": "en"}
+        "what is the airspeed velocity of a swallow", "question", language="en"
     )
     events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "offer_human")]
@@ -119,10 +98,12 @@ async def test_unanswerable_question_offers_a_person(action_store, dispatcher, d
 
 
 async def test_button_payload_uses_the_text_the_customer_typed(action_store, dispatcher, domain):
-    history = [user_event("kuzey kart uygulamaniz hacklendi mi veriler calindi mi", "nlu_fallback")]
-    tracker = make_tracker("/rumour", "rumour", slots={"language": "tr"}, history=history)
+    typed = "kuzey kart uygulamaniz hacklendi mi veriler calindi mi"
+    history = [user_event(typed, "nlu_fallback", language="tr")]
+    tracker = make_tracker("/rumour", "rumour", history=history)
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "fact:kuzey-kart-breach")]
+    assert dispatcher.messages[0]["answer"] == action_store.get_fact("kuzey-kart-breach")["answer_tr"]
 
 
 # -- complaints ------------------------------------------------------------------------
@@ -132,7 +113,7 @@ async def test_complaint_becomes_ticket_with_number(action_store, dispatcher, do
     tracker = make_tracker(
         "siparisim 2 haftadir gelmedi #4821937",
         "complaint",
-        slots={"language": "tr"},
+        language="tr",
         entities=[{"entity": "order_number", "value": "4821937"}],
     )
     events = await run(ActionLogComplaint(), dispatcher, tracker, domain)
@@ -185,7 +166,7 @@ async def test_second_complaint_of_a_customer_is_escalated(action_store, dispatc
 async def test_request_human_pauses_and_queues_with_last_messages(action_store, dispatcher, domain):
     history = [user_event("merhaba", "greet"), bot_event("Merhaba! ...")]
     tracker = make_tracker(
-        "temsilciye baglar misiniz", "request_human", slots={"language": "tr"}, history=history
+        "temsilciye baglar misiniz", "request_human", language="tr", history=history
     )
     events = await run(ActionHandoff(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", None), ConversationPaused()]
@@ -207,7 +188,7 @@ async def test_handoff_closed_asks_for_a_rating(action_store, dispatcher, domain
         last_messages=[],
     )
     action_store.close_handoff(handoff_id)
-    tracker = make_tracker("thanks", "thank", slots={"language": "en"})
+    tracker = make_tracker("thanks", "thank", language="en")
     events = await run(ActionHandoffClosed(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", f"handoff:{handoff_id}")]
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_closed"]
@@ -224,7 +205,7 @@ async def test_first_fallback_offers_the_two_likeliest_intents(action_store, dis
         {"name": "complaint", "confidence": 0.1},
     ]
     tracker = make_tracker(
-        "kuzey su an ne durumda", "nlu_fallback", slots={"language": "tr"}, intent_ranking=ranking
+        "kuzey su an ne durumda", "nlu_fallback", language="tr", intent_ranking=ranking
     )
     assert await run(ActionFallback(), dispatcher, tracker, domain) == []
     [message] = dispatcher.messages
@@ -237,7 +218,7 @@ async def test_first_fallback_offers_the_two_likeliest_intents(action_store, dis
 
 async def test_second_fallback_in_a_row_hands_over(action_store, dispatcher, domain):
     history = [user_event("asdf qwer", "nlu_fallback", confidence=0.2), bot_event("?")]
-    tracker = make_tracker("zxcv uiop", "nlu_fallback", slots={"language": "en"}, history=history)
+    tracker = make_tracker("zxcv uiop", "nlu_fallback", language="en", history=history)
     events = await run(ActionFallback(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", None), ConversationPaused()]
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff"]
