@@ -183,8 +183,29 @@ class Features:
     places: FrozenSet[str] = field(default_factory=frozenset)
 
 
+# Turkish light verbs carry tense and hearsay, not the claim: "iflas ediyormus",
+# "kapanacakmis", "zam olmus". Any inflection of them is filler.
+LIGHT_VERB_STEMS = frozenset(
+    {
+        "ediyo",
+        "edece",
+        "edile",
+        "edilm",
+        "etmis",
+        "etmes",
+        "oluyo",
+        "olmus",
+        "olaca",
+        "olurm",
+        "yapiy",
+        "yapmi",
+        "yapac",
+    }
+)
+
+
 def _content(word: str) -> bool:
-    return word not in STOPWORDS and len(word) > 1
+    return word not in STOPWORDS and len(word) > 1 and word[:5] not in LIGHT_VERB_STEMS
 
 
 def _stem(word: str) -> str:

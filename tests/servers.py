@@ -130,6 +130,7 @@ def running_bot(
             if with_actions
             else ""
         )
+        + ("nlg:\n  type: bot.nlg.BilingualNLG\n" if project == ROOT else "")
         + "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
         + f"  db: {workdir / 'tracker.db'}\n",
         encoding="utf-8",
