@@ -121,6 +121,7 @@ def running_bot(
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         **(extra_env or {}),
     }
+    (workdir / "tracker.db").unlink(missing_ok=True)  # every run starts with no conversations
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         (
