@@ -16,8 +16,9 @@ dict whose shape the channel's sender understands) and the outbox delivers it:
   sent to a recipient who opted out; they fail with "opted out".
 
 A channel implements `Sender` for its provider and starts the background loop
-(`Outbox.start()`) inside its server's event loop; `wake()` after `enqueue`
-makes delivery immediate instead of waiting for the next poll.
+(`Outbox.start()`) inside its server's event loop; `enqueue` wakes the loop, so
+delivery starts at once. An outbox only delivers the channels it has senders
+for, so each channel may run its own outbox on the same store.
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ class Outbox:
         messages strictly in order; a recipient already being served is not
         served twice.
         """
-        drains = [self._drain_task(ch, r) for ch, r in self.store.due_recipients(self.clock())]
+        due = self.store.due_recipients(self.clock(), list(self.senders))
+        drains = [self._drain_task(channel, recipient) for channel, recipient in due]
         return sum(await asyncio.gather(*drains))
 
     def _drain_task(self, channel: str, recipient: str) -> asyncio.Task[int]:
@@ -211,14 +213,9 @@ class Outbox:
             self.store.mark_failed(outgoing_id, "opted out")
             logger.info("outbox %s: %s opted out, not sent", outgoing_id, mask(recipient))
             return False
-        sender = self.senders.get(channel)
-        if sender is None:
-            self.store.mark_retry(outgoing_id, self.clock() + self.max_delay, "no sender")
-            logger.warning("outbox %s: no sender for channel %s", outgoing_id, channel)
-            return False
         try:
             provider_id = await asyncio.wait_for(
-                sender.send(recipient, json.loads(row["payload"])), self.send_timeout
+                self.senders[channel].send(recipient, json.loads(row["payload"])), self.send_timeout
             )
         except PermanentFailure as problem:
             self.store.mark_failed(outgoing_id, f"permanent: {problem}")
@@ -301,9 +298,10 @@ class Outbox:
         while True:
             self._wakeup.clear()
             try:
-                for channel, recipient in self.store.due_recipients(self.clock()):
+                channels = list(self.senders)
+                for channel, recipient in self.store.due_recipients(self.clock(), channels):
                     self._drain_task(channel, recipient)
-                due = self.store.next_due_at()
+                due = self.store.next_due_at(channels)
             except Exception:  # e.g. the database is locked; the next round tries again
                 logger.exception("outbox delivery round failed")
                 due = None

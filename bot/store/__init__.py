@@ -418,15 +418,18 @@ class Store:
         where = " and ".join(clauses) or None
         return list(self.db["outbox"].rows_where(where, args, order_by="id"))
 
-    def due_recipients(self, at: float, limit: int = 1000) -> List[tuple[str, str]]:
-        """(channel, recipient) pairs whose oldest pending message is due at `at`."""
+    def due_recipients(
+        self, at: float, channels: Sequence[str], limit: int = 1000
+    ) -> List[tuple[str, str]]:
+        """(channel, recipient) pairs of `channels` whose oldest pending message is due at `at`."""
+        marks = ", ".join("?" for _ in channels)
         rows = self.db.execute(
             "select o.channel, o.recipient from outbox o"
-            " where o.status = 'pending' and o.next_attempt_at <= ?"
+            f" where o.status = 'pending' and o.next_attempt_at <= ? and o.channel in ({marks})"
             " and o.id = (select min(p.id) from outbox p where p.status = 'pending'"
             " and p.channel = o.channel and p.recipient = o.recipient)"
             " order by o.id limit ?",
-            [at, limit],
+            [at, *channels, limit],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
@@ -442,12 +445,15 @@ class Store:
         )
         return rows[0] if rows else None
 
-    def next_due_at(self) -> float | None:
-        """When the next recipient's oldest pending message is due (Unix time), or None."""
+    def next_due_at(self, channels: Sequence[str]) -> float | None:
+        """When the next recipient's oldest pending message of `channels` is due, or None."""
+        marks = ", ".join("?" for _ in channels)
         row = self.db.execute(
-            "select min(o.next_attempt_at) from outbox o where o.status = 'pending'"
+            "select min(o.next_attempt_at) from outbox o"
+            f" where o.status = 'pending' and o.channel in ({marks})"
             " and o.id = (select min(p.id) from outbox p where p.status = 'pending'"
-            " and p.channel = o.channel and p.recipient = o.recipient)"
+            " and p.channel = o.channel and p.recipient = o.recipient)",
+            list(channels),
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
