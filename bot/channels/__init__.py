@@ -19,7 +19,14 @@ def shared_outbox() -> Outbox:
     """The process's outbox over the configured store, created on first use."""
     global _outbox
     if _outbox is None:
-        _outbox = Outbox(Store.open(settings().db_path), {})
+        cfg = settings()
+        _outbox = Outbox(
+            Store.open(cfg.db_path),
+            {},
+            max_attempts=cfg.outbox_max_attempts,
+            base_delay=cfg.outbox_retry_base_seconds,
+            max_delay=cfg.outbox_retry_max_seconds,
+        )
     return _outbox
 
 
