@@ -191,7 +191,7 @@ class Outbox:
             del self._active[key]
 
     async def _drain(self, channel: str, recipient: str) -> int:
-        """Sends one recipient's due messages in order until one is not sent."""
+        """Sends one recipient's due messages in order until one has to wait for a retry."""
         sent = 0
         async with self._limit:
             while True:
@@ -201,18 +201,19 @@ class Outbox:
                     return sent
                 if not self.store.claim_outgoing(row["id"], at, at + self.lease):
                     return sent
-                if not await self._attempt(row):
+                outcome = await self._attempt(row)
+                if outcome == "retry":
                     return sent
-                sent += 1
+                sent += outcome == "sent"
 
-    async def _attempt(self, row: Dict[str, Any]) -> bool:
-        """One attempt at one claimed message; True when it was sent."""
+    async def _attempt(self, row: Dict[str, Any]) -> str:
+        """One attempt at one claimed message: "sent", "failed" (for good) or "retry"."""
         outgoing_id, channel, recipient = row["id"], row["channel"], row["recipient"]
         attempts = int(row["attempts"]) + 1
         if row["answers"] is None and self.store.is_opted_out(channel, recipient):
             self.store.mark_failed(outgoing_id, "opted out")
             logger.info("outbox %s: %s opted out, not sent", outgoing_id, mask(recipient))
-            return False
+            return "failed"
         try:
             provider_id = await asyncio.wait_for(
                 self.senders[channel].send(recipient, json.loads(row["payload"])), self.send_timeout
@@ -222,15 +223,13 @@ class Outbox:
             logger.error(
                 "outbox %s to %s refused for good: %s", outgoing_id, mask(recipient), problem
             )
-            return False
+            return "failed"
         except (TemporaryFailure, asyncio.TimeoutError, OSError) as problem:
             retry_after = getattr(problem, "retry_after", None)
-            self._retry_or_fail(outgoing_id, recipient, attempts, repr(problem), retry_after)
-            return False
+            return self._retry_or_fail(outgoing_id, recipient, attempts, repr(problem), retry_after)
         except Exception as problem:  # a bug in a sender must not stop the outbox
             logger.exception("outbox %s: sender %s crashed", outgoing_id, channel)
-            self._retry_or_fail(outgoing_id, recipient, attempts, repr(problem), None)
-            return False
+            return self._retry_or_fail(outgoing_id, recipient, attempts, repr(problem), None)
         if self.store.mark_sent(outgoing_id, provider_id):
             logger.info(
                 "outbox %s sent to %s (%s, attempt %s)",
@@ -239,7 +238,7 @@ class Outbox:
                 provider_id,
                 attempts,
             )
-        return True
+        return "sent"
 
     def _retry_or_fail(
         self,
@@ -248,7 +247,8 @@ class Outbox:
         attempts: int,
         error: str,
         retry_after: float | None,
-    ) -> None:
+    ) -> str:
+        """Schedules the next attempt ("retry"), or gives up after the last one ("failed")."""
         if attempts >= self.max_attempts:
             self.store.mark_failed(outgoing_id, f"gave up after {attempts} attempts: {error}")
             logger.error(
@@ -258,7 +258,7 @@ class Outbox:
                 attempts,
                 error,
             )
-            return
+            return "failed"
         delay = self.retry_delay(attempts, retry_after)
         self.store.mark_retry(outgoing_id, self.clock() + delay, error)
         logger.warning(
@@ -269,6 +269,7 @@ class Outbox:
             error,
             delay,
         )
+        return "retry"
 
     # -- background loop -------------------------------------------------------------
 

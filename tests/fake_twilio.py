@@ -3,8 +3,9 @@
 `FakeTwilio` is a real HTTP server (a thread) that accepts
 `POST /2010-04-01/Accounts/{sid}/Messages.json` like Twilio does (basic auth,
 form fields From/To/Body/StatusCallback), records every message and answers
-with Twilio-like JSON. It can be told to fail (`fail_next(n, status)`) or to be
-down entirely (`down()` closes the port, `up()` opens it again on the same port).
+with Twilio-like JSON. It can be told to fail (`fail_next(n, status)`), to stall
+(`stall_next(n, seconds)`: answers late, having accepted nothing) or to be down
+entirely (`down()` closes the port, `up()` opens it again on the same port).
 
 `WhatsAppCustomer` plays Twilio's side of the webhook: it posts form-encoded
 incoming messages to the bot, signed with the twilio library's own
@@ -62,7 +63,8 @@ class FakeTwilio:
         self.port = free_port()
         self.sent: List[Sent] = []
         self.requests = 0
-        self._failures: List[int] = []
+        self._failures: List[tuple[int, str | None]] = []
+        self._stalls: List[float] = []
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._counter = itertools.count(1)
@@ -82,7 +84,9 @@ class FakeTwilio:
             return
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def down(self) -> None:
@@ -93,10 +97,15 @@ class FakeTwilio:
         self._server.server_close()
         self._server = None
 
-    def fail_next(self, count: int, status: int = 500) -> None:
-        """Answers the next `count` message requests with HTTP `status`."""
+    def fail_next(self, count: int, status: int = 500, retry_after: str | None = None) -> None:
+        """Answers the next `count` message requests with HTTP `status` (and Retry-After)."""
         with self._lock:
-            self._failures.extend([status] * count)
+            self._failures.extend([(status, retry_after)] * count)
+
+    def stall_next(self, count: int, seconds: float) -> None:
+        """Lets the next `count` requests wait `seconds`, then fail with 503 (nothing sent)."""
+        with self._lock:
+            self._stalls.extend([seconds] * count)
 
     def messages_to(self, recipient: str) -> List[Sent]:
         """The accepted messages for one `whatsapp:+...` address, in order."""
@@ -104,7 +113,7 @@ class FakeTwilio:
             return [m for m in self.sent if m.to == recipient]
 
     def wait_for(self, predicate: Callable[[List[Sent]], bool], timeout: float = 30) -> List[Sent]:
-        """Blocks until `predicate(all sent messages)` holds; returns them (AssertionError on timeout)."""
+        """Blocks until `predicate(every sent message)` holds; returns them all."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not predicate(list(self.sent)):
@@ -128,20 +137,24 @@ class FakeTwilio:
 
     # -- HTTP ------------------------------------------------------------------------
 
-    def _accept(self, path: str, auth: str, form: Dict[str, str]) -> tuple[int, Dict[str, Any]]:
-        """Status and JSON body for one request (under the lock)."""
+    def _accept(
+        self, path: str, auth: str, form: Dict[str, str]
+    ) -> tuple[int, Dict[str, Any], Dict[str, str]]:
+        """Status, JSON body and extra headers for one request (under the lock)."""
         self.requests += 1
         if path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
-            return 404, {"code": 20404, "message": "The requested resource was not found"}
+            return 404, {"code": 20404, "message": "The requested resource was not found"}, {}
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if auth != f"Basic {expected}":
-            return 401, {"code": 20003, "message": "Authenticate"}
+            return 401, {"code": 20003, "message": "Authenticate"}, {}
         if self._failures:
-            return self._failures.pop(0), {"code": 20500, "message": "Internal Server Error"}
+            status, retry_after = self._failures.pop(0)
+            headers = {"Retry-After": retry_after} if retry_after else {}
+            return status, {"code": 20500, "message": "Internal Server Error"}, headers
         if not form.get("To", "").startswith("whatsapp:+") or not (
             form.get("Body") or form.get("MediaUrl")
         ):
-            return 400, {"code": 21602, "message": "Message body is required."}
+            return 400, {"code": 21602, "message": "Message body is required."}, {}
         sid = f"SM{next(self._counter):08d}{uuid.uuid4().hex[:24]}"
         self.sent.append(
             Sent(
@@ -155,17 +168,21 @@ class FakeTwilio:
             )
         )
         self._changed.notify_all()
-        return 201, {
-            "sid": sid,
-            "account_sid": self.account_sid,
-            "to": form["To"],
-            "from": form.get("From"),
-            "body": form.get("Body", ""),
-            "status": "queued",
-            "num_segments": "1",
-            "direction": "outbound-api",
-            "api_version": "2010-04-01",
-        }
+        return (
+            201,
+            {
+                "sid": sid,
+                "account_sid": self.account_sid,
+                "to": form["To"],
+                "from": form.get("From"),
+                "body": form.get("Body", ""),
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "api_version": "2010-04-01",
+            },
+            {},
+        )
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -178,11 +195,19 @@ class FakeTwilio:
                 raw = self.rfile.read(length).decode("utf-8")
                 form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
                 with fake._lock:
-                    status, body = fake._accept(
-                        self.path, self.headers.get("Authorization") or "", form
-                    )
+                    stall = fake._stalls.pop(0) if fake._stalls else None
+                if stall is not None:
+                    time.sleep(stall)
+                    status, body, headers = 503, {"code": 20503, "message": "Unavailable"}, {}
+                else:
+                    with fake._lock:
+                        status, body, headers = fake._accept(
+                            self.path, self.headers.get("Authorization") or "", form
+                        )
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -210,9 +235,7 @@ class WhatsAppCustomer:
 
     _sids = itertools.count(1)
 
-    def __init__(
-        self, rasa_url: str, phone: str, public_base_url: str = PUBLIC_BASE_URL
-    ) -> None:
+    def __init__(self, rasa_url: str, phone: str, public_base_url: str = PUBLIC_BASE_URL) -> None:
         self.rasa_url = rasa_url
         self.phone = phone
         self.address = f"whatsapp:{phone}"
