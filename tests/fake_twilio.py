@@ -17,12 +17,13 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Set
 from urllib.parse import parse_qs
 
 import requests
@@ -65,6 +66,7 @@ class FakeTwilio:
         self.requests = 0
         self._failures: List[tuple[int, str | None]] = []
         self._stalls: List[float] = []
+        self._connections: Set[socket.socket] = set()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._counter = itertools.count(1)
@@ -90,12 +92,18 @@ class FakeTwilio:
         self._thread.start()
 
     def down(self) -> None:
-        """Stops listening: connections are refused until `up()`."""
+        """Stops listening and drops open connections: refused until `up()`."""
         if self._server is None:
             return
         self._server.shutdown()
         self._server.server_close()
         self._server = None
+        with self._lock:
+            for connection in self._connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def fail_next(self, count: int, status: int = 500, retry_after: str | None = None) -> None:
         """Answers the next `count` message requests with HTTP `status` (and Retry-After)."""
@@ -189,6 +197,16 @@ class FakeTwilio:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length") or 0)

@@ -18,11 +18,13 @@ from bot.config import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
-# Cut points, best first: paragraph, line, end of sentence, any white space.
+# Cut points, best first: paragraph, line, end of sentence, any white space. A
+# sentence ends at . ! ? or … before a word that does not start in lower case
+# (so the Turkish ordinal in "19. cümle" is not an end).
 _BREAKS = (
     re.compile(r"\n\s*\n"),
     re.compile(r"\n"),
-    re.compile(r"(?<=[.!?…])[\"')\]]*\s+"),
+    re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[^\sa-zçğıöşü])"),
     re.compile(r"\s+"),
 )
 

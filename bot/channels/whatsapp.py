@@ -99,6 +99,23 @@ def chosen_payload(text: str, options: Sequence[Dict[str, Any]]) -> str | None:
     return None
 
 
+def signed_form(
+    validator: RequestValidator, url: str, body: bytes, signature: str
+) -> RequestParameters | None:
+    """The fields of a form POST to `url` if Twilio's `signature` matches them, else None.
+
+    Twilio signs the URL it called (our public one, not the address behind a
+    proxy) followed by every field, empty ones included; Sanic's own form parser
+    drops empty fields (a media message's Body), so the body is parsed here.
+    """
+    params = RequestParameters(
+        parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    )
+    if signature and validator.validate(url, params, signature):
+        return params
+    return None
+
+
 def media_of(params: RequestParameters) -> List[Dict[str, str]]:
     """What a Twilio request carries besides text: media content types and a location."""
     media = [
@@ -343,14 +360,12 @@ class WhatsAppInput(InputChannel):
 
     def _signed_params(self, request: Request) -> RequestParameters | None:
         """The form parameters of a request Twilio signed, None when the signature is wrong."""
-        params = RequestParameters(
-            parse_qs(request.body.decode("utf-8", errors="replace"), keep_blank_values=True)
-        )
         url = f"{self.config.public_base_url}{request.path}"
         if request.query_string:
             url += f"?{request.query_string}"
         signature = request.headers.get("X-Twilio-Signature") or ""
-        if signature and self.validator.validate(url, params, signature):
+        params = signed_form(self.validator, url, request.body, signature)
+        if params is not None:
             return params
         logger.warning(
             "whatsapp: rejected a request to %s with a %s signature",
