@@ -8,6 +8,8 @@ address the test really posts to, as behind a proxy.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -463,6 +465,40 @@ def test_delivery_reports_are_signed_and_recorded(running, store):
     assert row["delivery_status"] == "delivered"
     assert oya.post(STATUS, {**report, "MessageStatus": "sent"}).status_code in (200, 204)
     assert store.get_outgoing(row["id"])["delivery_status"] == "delivered"
+
+
+@slow
+def test_a_handoff_keeps_the_bot_quiet_and_closing_it_asks_on_whatsapp(running, store):
+    hakan = running.customer("+905321212121")
+    hakan.send("canli destek istiyorum, bir insanla konusayim")
+    [handing_over] = running.fake.wait_for_messages(hakan.address, 1)
+    assert "temsilci" in handing_over.body
+    sid = hakan.send("merhaba? kimse yok mu")
+    wait_until(
+        lambda: any(r["message_id"] == sid for r in store.list_inbound("whatsapp", "processed")),
+        what="the message handled",
+    )
+    settle()
+    assert len(running.fake.messages_to(hakan.address)) == 1  # no "technical problem" either
+    [handoff] = [h for h in store.list_handoffs() if h["sender_id"] == hakan.address]
+    assert handoff["channel"] == "whatsapp"
+    closed = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--db", str(running.db_path), "handoffs", "close"]
+        + [str(handoff["id"]), "--rasa-url", running.bot.rasa_url],
+        capture_output=True,
+        text=True,
+        env=running.bot.env,
+        cwd=ROOT,
+    )
+    assert closed.returncode == 0, closed.stderr
+    *_, question = running.fake.wait_for_messages(hakan.address, 2)
+    assert question.body.startswith("Temsilcimiz görüşmeyi tamamladı")
+    assert question.body.endswith("1. Evet\n2. Hayır")
+    hakan.send("2")
+    running.fake.wait_for_messages(hakan.address, 3)
+    assert running.user_events(hakan.address)[-1]["parse_data"]["intent"]["name"] == "deny"
+    feedback = list(store.db["feedback"].rows_where("sender_id = ?", [hakan.address]))
+    assert [(row["subject"], row["helpful"]) for row in feedback] == [("handoff", 0)]
 
 
 # -- failures and the channel being off ------------------------------------------------

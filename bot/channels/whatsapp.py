@@ -272,6 +272,15 @@ class WhatsAppInput(InputChannel):
         """Rasa's constructor; settings come from `.env`, not credentials.yml."""
         return cls(settings())
 
+    def get_output_channel(self) -> WhatsAppOutput | None:
+        """Where Rasa's HTTP API sends bot messages it was asked to send (`output_channel=latest`).
+
+        Used when `crisisdesk handoffs close` resumes a WhatsApp conversation: the
+        rating question is queued like any message that answers nobody, so it is
+        not sent to a customer who opted out.
+        """
+        return WhatsAppOutput(self.outbox, None) if self.outbox is not None else None
+
     @property
     def enabled(self) -> bool:
         """Whether every setting the channel needs is there."""
