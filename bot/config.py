@@ -56,6 +56,11 @@ class Settings:
     outbox_max_attempts: int = 20
     outbox_retry_base_seconds: float = 2.0
     outbox_retry_max_seconds: float = 600.0
+    # Telegram (bot/channels/telegram.py): off while the token is empty.
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_mode: str = "webhook"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +96,12 @@ class Settings:
             outbox_max_attempts=int(env.get("OUTBOX_MAX_ATTEMPTS") or 20),
             outbox_retry_base_seconds=float(env.get("OUTBOX_RETRY_BASE_SECONDS") or 2.0),
             outbox_retry_max_seconds=float(env.get("OUTBOX_RETRY_MAX_SECONDS") or 600.0),
+            telegram_bot_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip(),
+            telegram_webhook_secret=(env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip(),
+            telegram_api_base_url=(
+                env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot"
+            ).strip(),
+            telegram_mode=(env.get("TELEGRAM_MODE") or "webhook").strip().lower(),
         )
 
     def whatsapp_missing(self) -> List[str]:

@@ -1,9 +1,9 @@
 """Customer channels: Rasa custom input channels, one module each, and what they share.
 
-Every channel that is on registers its sender with the one outbox of its process
-(`register_sender`). One outbox per process, not per channel: an outbox serves
-every due recipient it finds in the store, so a second outbox without the other
-channel's sender would pick up that channel's messages and park them as "no sender".
+The channels of one Rasa server process register their senders with one outbox
+(`register_sender`): one store connection and one delivery loop for all of them.
+(An outbox only delivers the channels it has senders for, so a channel may also
+run its own.)
 """
 
 from __future__ import annotations
