@@ -6,13 +6,14 @@ Every subcommand has --help. Exit status: 0 done, 1 failed, 2 bad usage or input
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
 from bot.answers import Knowledge
-from bot.config import PROJECT_ROOT, settings
+from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
@@ -178,6 +179,63 @@ def handoffs_close(args: argparse.Namespace) -> int:
     return 0
 
 
+def channel_status(cfg: Settings) -> List[tuple[str, bool, str]]:
+    """Each customer channel: its name, whether it is on, and where or why not."""
+    missing = cfg.whatsapp_missing()
+    telegram = (
+        "long polling (TELEGRAM_MODE=polling)"
+        if cfg.telegram_mode == "polling"
+        else "/webhooks/telegram/webhook"
+        + ("" if cfg.telegram_webhook_secret else " (TELEGRAM_WEBHOOK_SECRET empty: refuses all)")
+    )
+    return [
+        ("rest", True, "/webhooks/rest/webhook"),
+        (
+            "whatsapp",
+            not missing,
+            "/webhooks/whatsapp/webhook" if not missing else f"set {', '.join(missing)} in .env",
+        ),
+        (
+            "telegram",
+            bool(cfg.telegram_bot_token),
+            telegram if cfg.telegram_bot_token else "set TELEGRAM_BOT_TOKEN in .env",
+        ),
+    ]
+
+
+def channels(args: argparse.Namespace) -> int:
+    """Shows which customer channels are on with the current settings."""
+    for name, on, detail in channel_status(settings()):
+        print(f"{name:<9} {'on ' if on else 'off'}  {detail}")
+    return 0
+
+
+def telegram_webhook(args: argparse.Namespace) -> int:
+    """Points the Telegram bot's webhook at this server (Bot API setWebhook)."""
+    # Imported here: the channel module loads Rasa, which only this command needs.
+    from telegram.error import TelegramError
+
+    from bot.channels.telegram import register_webhook
+
+    cfg = settings()
+    url = args.url or (
+        f"{cfg.public_base_url}/webhooks/telegram/webhook" if cfg.public_base_url else ""
+    )
+    if not url:
+        print("give --url or set PUBLIC_BASE_URL in .env", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(register_webhook(cfg, url))
+    except ValueError as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    except TelegramError as problem:
+        print(f"Telegram refused the webhook: {problem}", file=sys.stderr)
+        return 1
+    print(f"Telegram now posts this bot's updates to {url}")
+    return 0
+
+
 def setup(args: argparse.Namespace) -> int:
     """Creates or migrates the database; with --demo, loads the demo content if empty."""
     store = Store.open(args.db or settings().db_path, migrate=False)
@@ -275,6 +333,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.add_argument("--by", default="cli", help="who closed it")
     p.add_argument("--rasa-url", help="Rasa server (default: RASA_URL)")
+
+    command(groups, "channels", channels, "show which customer channels are on (from .env)")
+
+    telegram = groups.add_parser(
+        "telegram", help="the Telegram bot", description="The Telegram bot."
+    )
+    gsub = telegram.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(
+        gsub,
+        "webhook",
+        telegram_webhook,
+        "point the bot's webhook at this server, with TELEGRAM_WEBHOOK_SECRET (setWebhook)",
+    )
+    p.add_argument(
+        "--url", help="the public webhook URL (default: PUBLIC_BASE_URL/webhooks/telegram/webhook)"
+    )
 
     p = command(groups, "setup", setup, "create or migrate the database")
     p.add_argument(

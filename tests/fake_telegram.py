@@ -30,6 +30,14 @@ _JSON_FIELDS = {"reply_markup", "allowed_updates", "entities", "link_preview_opt
 _INT_FIELDS = {"chat_id", "offset", "limit", "timeout", "message_id"}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connections cut by `stop()` are expected; stay quiet about them."""
+        return
+
+
 @dataclass
 class Call:
     """One request the fake received."""
@@ -98,8 +106,7 @@ class FakeTelegram:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List
@@ -331,6 +334,73 @@ async def test_outbox_delivers_exactly_once_after_500s(fake, store):
     assert (row["status"], row["attempts"]) == ("sent", 3)
     assert [p["text"] for p in fake.sent_to(777)] == ["Merhaba"]
     assert len(fake.calls_to("sendMessage", ok_only=False)) == 3
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def _cli(fake: FakeTelegram, *args: str, **env: str) -> subprocess.CompletedProcess:
+    settings_env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_MODE": "webhook",
+        "PUBLIC_BASE_URL": "",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings_env},
+        cwd=ROOT,
+    )
+
+
+def test_cli_points_the_webhook_here_with_the_secret(fake):
+    done = _cli(fake, "telegram", "webhook", PUBLIC_BASE_URL="https://desk.example")
+    assert done.returncode == 0, done.stderr
+    [call] = fake.calls_to("setWebhook")
+    assert call.params == {
+        "url": "https://desk.example/webhooks/telegram/webhook",
+        "secret_token": SECRET,
+        "allowed_updates": ["message", "callback_query"],
+    }
+    assert "https://desk.example/webhooks/telegram/webhook" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, env, code",
+    [
+        (
+            ["--url", "https://x.example/webhooks/telegram/webhook"],
+            {"TELEGRAM_WEBHOOK_SECRET": ""},
+            2,
+        ),
+        ([], {}, 2),
+    ],
+    ids=["no-secret", "no-url"],
+)
+def test_cli_webhook_needs_a_secret_and_a_url(fake, args, env, code):
+    done = _cli(fake, "telegram", "webhook", *args, **env)
+    assert done.returncode == code and done.stderr
+    assert fake.calls_to("setWebhook") == []
+
+
+def test_cli_reports_a_refused_webhook(fake):
+    fake.fail_next("setWebhook", 400)
+    done = _cli(fake, "telegram", "webhook", "--url", "http://insecure.example/hook")
+    assert done.returncode == 1 and "refused" in done.stderr
+
+
+def test_channels_command_says_which_channels_are_on(fake):
+    off = _cli(fake, "channels", TELEGRAM_BOT_TOKEN="").stdout
+    assert re.search(r"^telegram\s+off\s+set TELEGRAM_BOT_TOKEN", off, flags=re.M)
+    assert re.search(r"^rest\s+on", off, flags=re.M)
+    webhook = _cli(fake, "channels").stdout
+    assert re.search(r"^telegram\s+on\s+/webhooks/telegram/webhook$", webhook, flags=re.M)
+    polling = _cli(fake, "channels", TELEGRAM_MODE="polling").stdout
+    assert re.search(r"^telegram\s+on\s+long polling", polling, flags=re.M)
 
 
 # -- the whole bot ------------------------------------------------------------------------

@@ -365,6 +365,24 @@ class TelegramOutput(OutputChannel):
             logger.warning("telegram cannot show custom messages; not sent")
 
 
+async def register_webhook(config: Settings, url: str) -> None:
+    """Tells Telegram to POST updates to `url` with the configured secret (setWebhook).
+
+    Raises:
+        ValueError: no bot token or no webhook secret is configured.
+        telegram.error.TelegramError: the Bot API refused or could not be reached.
+    """
+    if not config.telegram_bot_token or not config.telegram_webhook_secret:
+        raise ValueError("set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET in .env first")
+    bot = Bot(config.telegram_bot_token, base_url=config.telegram_api_base_url)
+    try:
+        await bot.set_webhook(
+            url, secret_token=config.telegram_webhook_secret, allowed_updates=ALLOWED_UPDATES
+        )
+    finally:
+        await bot.shutdown()
+
+
 # -- receiving -------------------------------------------------------------------------
 
 
