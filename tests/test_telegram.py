@@ -23,6 +23,7 @@ from telegram import Bot, Update
 from bot.channels.telegram import (
     MAX_TEXT,
     SECRET_HEADER,
+    TelegramInput,
     TelegramSender,
     chat_id_of,
     conversation_id,
@@ -268,6 +269,12 @@ def test_caption_is_read_as_text():
 )
 def test_updates_not_for_the_bot_are_ignored(data):
     assert read_update(parse(data)) is None
+
+
+def test_unknown_mode_stops_the_channel_from_loading_only_when_it_is_on():
+    with pytest.raises(ValueError, match="TELEGRAM_MODE"):
+        TelegramInput(Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_MODE": "push"}))
+    assert not TelegramInput(Settings.from_env({"TELEGRAM_MODE": "push"})).enabled
 
 
 # -- the sender against the fake Bot API -----------------------------------------------------

@@ -400,7 +400,7 @@ class TelegramInput(InputChannel):
         config: Settings,
         outbox_factory: Callable[[TelegramSender], Outbox] = partial(register_sender, CHANNEL),
     ) -> None:
-        if config.telegram_mode not in MODES:
+        if config.telegram_bot_token and config.telegram_mode not in MODES:
             raise ValueError(
                 f"TELEGRAM_MODE must be one of {', '.join(MODES)}, not {config.telegram_mode!r}"
             )
