@@ -82,8 +82,9 @@ test: $(INSTALLED) $(SPACY) validate $(MODEL) ## everything: unit, integration a
 	  --fail-on-prediction-errors --out results/stories
 	@echo "end-to-end conversations: all stories passed"
 
-bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, training time, memory
+bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_channels.py
 
 lint: $(INSTALLED) ## ruff
 	$(BIN)/ruff check bot actions tests scripts

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Sequence
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
+from bot.privacy import mask
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
 
@@ -193,7 +194,9 @@ def channel_status(cfg: Settings) -> List[tuple[str, bool, str]]:
         (
             "whatsapp",
             not missing,
-            "/webhooks/whatsapp/webhook" if not missing else f"set {', '.join(missing)} in .env",
+            f"{cfg.public_base_url}/webhooks/whatsapp/webhook (Twilio's incoming-message webhook)"
+            if not missing
+            else f"set {', '.join(missing)} in .env",
         ),
         (
             "telegram",
@@ -233,6 +236,45 @@ def telegram_webhook(args: argparse.Namespace) -> int:
         print(f"Telegram refused the webhook: {problem}", file=sys.stderr)
         return 1
     print(f"Telegram now posts this bot's updates to {url}")
+    return 0
+
+
+# -- outbox ------------------------------------------------------------------------
+
+
+def outbox_list(args: argparse.Namespace) -> int:
+    """Lists messages to customers, oldest first; recipients masked unless --json."""
+    rows = _store(args).list_outgoing(args.status, args.channel)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    shown = [
+        {**row, "recipient": mask(row["recipient"]), "text": json.loads(row["payload"]).get("text")}
+        for row in rows
+    ]
+    _table(
+        shown,
+        [
+            "id",
+            "channel",
+            "status",
+            "attempts",
+            "delivery_status",
+            "recipient",
+            "last_error",
+            "text",
+        ],
+    )
+    return 0
+
+
+def outbox_retry(args: argparse.Namespace) -> int:
+    """Queues a failed message again; the running server sends it within seconds."""
+    row = _store(args).retry_outgoing(args.id)
+    if row["status"] != "pending":
+        print(f"message {args.id} is {row['status']}, not failed: nothing to retry")
+        return 2
+    print(f"message {args.id} is queued again")
     return 0
 
 
@@ -349,6 +391,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--url", help="the public webhook URL (default: PUBLIC_BASE_URL/webhooks/telegram/webhook)"
     )
+
+    outbox = groups.add_parser(
+        "outbox",
+        help="messages to customers (sent, waiting, failed)",
+        description="The outbox: every message to a customer, written before it is sent.",
+    )
+    osub = outbox.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(osub, "list", outbox_list, "list messages to customers, oldest first")
+    p.add_argument("--status", choices=["pending", "sent", "failed"])
+    p.add_argument("--channel", help="only this channel (whatsapp, telegram)")
+    p.add_argument("--json", action="store_true", help="print JSON (recipients unmasked)")
+    p = command(osub, "retry", outbox_retry, "queue a failed message again (sent within seconds)")
+    p.add_argument("id", type=int)
 
     p = command(groups, "setup", setup, "create or migrate the database")
     p.add_argument(

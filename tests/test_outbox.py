@@ -14,6 +14,8 @@ from typing import Any, AsyncIterator, Callable, Iterator, List
 import pytest
 
 from bot.channels.whatsapp import TwilioSender
+from bot.cli import channel_status, main
+from bot.config import Settings
 from bot.outbox import Outbox
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
@@ -300,3 +302,47 @@ async def test_background_loop_delivers_when_the_provider_comes_back(store, fake
         assert len(fake.sent) == 1
     finally:
         await outbox.stop()
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def test_outbox_list_and_retry_from_the_command_line(store, capsys):
+    failed = store.enqueue_outgoing("whatsapp", ANA, {"text": "Merhaba"}, answers="SM1")
+    store.claim_outgoing(failed, 0, 0)
+    store.mark_failed(failed, "gave up after 20 attempts: twilio HTTP 500")
+    sent = store.enqueue_outgoing("whatsapp", BORA, {"text": "Selam"}, answers="SM2")
+    store.claim_outgoing(sent, 0, 0)
+    store.mark_sent(sent, "SMx")
+    db = store.db.conn.execute("pragma database_list").fetchone()[2]
+
+    assert main(["--db", db, "outbox", "list", "--status", "failed"]) == 0
+    out = capsys.readouterr().out
+    assert "whatsapp:+90*******001" in out and ANA not in out
+    assert "gave up after 20 attempts" in out and "Selam" not in out
+    assert main(["--db", db, "outbox", "list", "--json"]) == 0
+    assert [row["recipient"] for row in json.loads(capsys.readouterr().out)] == [ANA, BORA]
+
+    assert main(["--db", db, "outbox", "retry", str(failed)]) == 0
+    assert "queued again" in capsys.readouterr().out
+    assert store.get_outgoing(failed)["status"] == "pending"
+    assert main(["--db", db, "outbox", "retry", str(sent)]) == 2
+    assert main(["--db", db, "outbox", "retry", "999"]) == 2
+
+
+def test_channels_says_whether_whatsapp_is_on_and_what_is_missing():
+    off = {name: (on, detail) for name, on, detail in channel_status(Settings.from_env({}))}
+    assert off["whatsapp"] == (
+        False,
+        "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER, PUBLIC_BASE_URL"
+        " in .env",
+    )
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_NUMBER": BOT_NUMBER,
+        "PUBLIC_BASE_URL": "https://crisisdesk.example/",
+    }
+    on = {name: (up, detail) for name, up, detail in channel_status(Settings.from_env(env))}
+    assert on["whatsapp"][0] is True
+    assert on["whatsapp"][1].startswith("https://crisisdesk.example/webhooks/whatsapp/webhook ")

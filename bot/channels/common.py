@@ -73,11 +73,15 @@ class ConversationQueue:
 
     Several messages from one customer arriving together are handled in the order
     they came, each after the previous one's replies are written; other customers
-    do not wait for them.
+    do not wait for them. At most `limit` jobs run at once: the dialogue's work is
+    CPU-bound in the server's one event loop, and without a limit a burst of
+    customers would starve the webhooks that must acknowledge new messages
+    within the provider's timeout.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 4) -> None:
         self._last: Dict[str, asyncio.Task[None]] = {}
+        self._running = asyncio.Semaphore(limit)
 
     def submit(self, key: str, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         """Schedules `job` after every job submitted earlier for `key`."""
@@ -87,28 +91,19 @@ class ConversationQueue:
         task.add_done_callback(partial(self._done, key))
         return task
 
-    @staticmethod
     async def _after(
-        previous: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]
+        self, previous: asyncio.Task[None] | None, job: Callable[[], Awaitable[None]]
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        await job()
+        async with self._running:
+            await job()
 
     def _done(self, key: str, task: asyncio.Task[None]) -> None:
         if self._last.get(key) is task:
             del self._last[key]
         if not task.cancelled() and task.exception() is not None:
             logger.error("conversation job failed", exc_info=task.exception())
-
-    def __len__(self) -> int:
-        """Conversations with jobs waiting or running."""
-        return len(self._last)
-
-    async def join(self) -> None:
-        """Waits until every job submitted so far has finished."""
-        while self._last:
-            await asyncio.wait(list(self._last.values()))
 
     async def cancel(self) -> None:
         """Cancels every waiting and running job (server shutdown)."""
