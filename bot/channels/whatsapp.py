@@ -294,10 +294,8 @@ class WhatsAppInput(InputChannel):
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def start(
-        self, app: Sanic, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        """Starts the outbox and handles messages a previous run received but never handled."""
+    def start(self, app: Sanic, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Registers the Twilio sender with the outbox and starts delivering."""
         self.app, self.on_new_message = app, on_new_message
         self.sender = TwilioSender(
             self.config.twilio_account_sid,
@@ -308,6 +306,10 @@ class WhatsAppInput(InputChannel):
         )
         self.outbox = self.outbox_factory(self.sender)
         self.outbox.start()
+        logger.info("whatsapp channel on (Twilio at %s)", self.config.twilio_api_base_url)
+
+    def resume(self) -> None:
+        """Handles the messages a previous run acknowledged but never handled (a crash)."""
         unfinished = self.store.list_inbound(CHANNEL, "received")
         for row in unfinished:
             self._handle_later(
@@ -316,11 +318,8 @@ class WhatsAppInput(InputChannel):
                 row["body"] or "",
                 json.loads(row["media"] or "[]"),
             )
-        logger.info(
-            "whatsapp channel on (Twilio at %s, %s unhandled message(s) resumed)",
-            self.config.twilio_api_base_url,
-            len(unfinished),
-        )
+        if unfinished:
+            logger.info("whatsapp: %s unhandled message(s) from before resumed", len(unfinished))
 
     async def stop(self) -> None:
         """Stops handling and sending; unsent replies stay in the outbox."""
@@ -334,12 +333,19 @@ class WhatsAppInput(InputChannel):
         """The webhook, status-callback and health routes, and the start/stop listeners."""
         bp = Blueprint("whatsapp_webhook", __name__)
 
-        @bp.listener("after_server_start")
+        # Started before the server accepts requests (a webhook finds the outbox
+        # ready); old messages are resumed once Rasa's agent has loaded.
+        @bp.listener("before_server_start")
         async def start(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
             if self.enabled:
-                await self.start(app, on_new_message)
+                self.start(app, on_new_message)
             else:
                 logger.info("whatsapp channel off: %s not set", ", ".join(self.missing))
+
+        @bp.listener("after_server_start")
+        async def resume(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            if self.enabled:
+                self.resume()
 
         @bp.listener("before_server_stop")
         async def stop(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
