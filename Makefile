@@ -42,8 +42,10 @@ $(SPACY): $(INSTALLED) bot/nlu/spacy_pipes.py bot/nlu/build.py bot/language.py
 spacy: $(SPACY) ## build the local Turkish/English spaCy pipelines
 
 .env:
-	@sed "s/^RASA_TOKEN=$$/RASA_TOKEN=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')/" .env.example > .env
-	@echo "created .env from .env.example (with a fresh RASA_TOKEN)"
+	@sed -e "s/^RASA_TOKEN=$$/RASA_TOKEN=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')/" \
+	  -e "s/^TELEGRAM_WEBHOOK_SECRET=$$/TELEGRAM_WEBHOOK_SECRET=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')/" \
+	  .env.example > .env
+	@echo "created .env from .env.example (with a fresh RASA_TOKEN and TELEGRAM_WEBHOOK_SECRET)"
 
 $(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_INPUTS)
 	$(RASA) train --fixed-model-name crisisdesk --out models
@@ -57,7 +59,8 @@ run: setup $(MODEL) ## start the Rasa server and the action server (Ctrl-C stops
 	echo "  talk to the bot:  curl -s localhost:$${RASA_PORT:-5005}/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"merhaba\"}'"; \
 	echo "  Rasa HTTP API:    http://localhost:$${RASA_PORT:-5005} (token in .env)"; \
 	echo "  action server:    http://localhost:$${ACTIONS_PORT:-5055}"; \
-	echo "  channels on:      rest (WhatsApp and Telegram come with their credentials)"; \
+	echo "  channels (WhatsApp and Telegram are on when their settings are in .env):"; \
+	$(BIN)/crisisdesk channels | sed 's/^/    /'; \
 	echo "  handoff queue:    $(BIN)/crisisdesk handoffs list"; echo; \
 	exec $(BIN)/honcho start -f Procfile
 
@@ -79,8 +82,9 @@ test: $(INSTALLED) $(SPACY) validate $(MODEL) ## everything: unit, integration a
 	  --fail-on-prediction-errors --out results/stories
 	@echo "end-to-end conversations: all stories passed"
 
-bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, training time, memory
+bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_channels.py
 
 lint: $(INSTALLED) ## ruff
 	$(BIN)/ruff check bot actions tests scripts

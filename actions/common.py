@@ -56,10 +56,12 @@ def customer_text(tracker: Tracker) -> str:
     return ""
 
 
-def language(tracker: Tracker) -> Optional[str]:
+def language(tracker: Tracker) -> str | None:
     """The conversation's language ("tr"/"en"), or None before it is known."""
     parse_datas = (
-        event.get("parse_data") for event in reversed(tracker.events) if event.get("event") == "user"
+        event.get("parse_data")
+        for event in reversed(tracker.events)
+        if event.get("event") == "user"
     )
     return latest_language(parse_datas)
 

@@ -6,14 +6,16 @@ Every subcommand has --help. Exit status: 0 done, 1 failed, 2 bad usage or input
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
 from bot.answers import Knowledge
-from bot.config import PROJECT_ROOT, settings
+from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
+from bot.privacy import mask
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
 
@@ -178,6 +180,104 @@ def handoffs_close(args: argparse.Namespace) -> int:
     return 0
 
 
+def channel_status(cfg: Settings) -> List[tuple[str, bool, str]]:
+    """Each customer channel: its name, whether it is on, and where or why not."""
+    missing = cfg.whatsapp_missing()
+    telegram = (
+        "long polling (TELEGRAM_MODE=polling)"
+        if cfg.telegram_mode == "polling"
+        else "/webhooks/telegram/webhook"
+        + ("" if cfg.telegram_webhook_secret else " (TELEGRAM_WEBHOOK_SECRET empty: refuses all)")
+    )
+    return [
+        ("rest", True, "/webhooks/rest/webhook"),
+        (
+            "whatsapp",
+            not missing,
+            f"{cfg.public_base_url}/webhooks/whatsapp/webhook (Twilio's incoming-message webhook)"
+            if not missing
+            else f"set {', '.join(missing)} in .env",
+        ),
+        (
+            "telegram",
+            bool(cfg.telegram_bot_token),
+            telegram if cfg.telegram_bot_token else "set TELEGRAM_BOT_TOKEN in .env",
+        ),
+    ]
+
+
+def channels(args: argparse.Namespace) -> int:
+    """Shows which customer channels are on with the current settings."""
+    for name, on, detail in channel_status(settings()):
+        print(f"{name:<9} {'on ' if on else 'off'}  {detail}")
+    return 0
+
+
+def telegram_webhook(args: argparse.Namespace) -> int:
+    """Points the Telegram bot's webhook at this server (Bot API setWebhook)."""
+    # Imported here: the channel module loads Rasa, which only this command needs.
+    from telegram.error import TelegramError
+
+    from bot.channels.telegram import register_webhook
+
+    cfg = settings()
+    url = args.url or (
+        f"{cfg.public_base_url}/webhooks/telegram/webhook" if cfg.public_base_url else ""
+    )
+    if not url:
+        print("give --url or set PUBLIC_BASE_URL in .env", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(register_webhook(cfg, url))
+    except ValueError as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    except TelegramError as problem:
+        print(f"Telegram refused the webhook: {problem}", file=sys.stderr)
+        return 1
+    print(f"Telegram now posts this bot's updates to {url}")
+    return 0
+
+
+# -- outbox ------------------------------------------------------------------------
+
+
+def outbox_list(args: argparse.Namespace) -> int:
+    """Lists messages to customers, oldest first; recipients masked unless --json."""
+    rows = _store(args).list_outgoing(args.status, args.channel)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    shown = [
+        {**row, "recipient": mask(row["recipient"]), "text": json.loads(row["payload"]).get("text")}
+        for row in rows
+    ]
+    _table(
+        shown,
+        [
+            "id",
+            "channel",
+            "status",
+            "attempts",
+            "delivery_status",
+            "recipient",
+            "last_error",
+            "text",
+        ],
+    )
+    return 0
+
+
+def outbox_retry(args: argparse.Namespace) -> int:
+    """Queues a failed message again; the running server sends it within seconds."""
+    row = _store(args).retry_outgoing(args.id)
+    if row["status"] != "pending":
+        print(f"message {args.id} is {row['status']}, not failed: nothing to retry")
+        return 2
+    print(f"message {args.id} is queued again")
+    return 0
+
+
 def setup(args: argparse.Namespace) -> int:
     """Creates or migrates the database; with --demo, loads the demo content if empty."""
     store = Store.open(args.db or settings().db_path, migrate=False)
@@ -275,6 +375,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.add_argument("--by", default="cli", help="who closed it")
     p.add_argument("--rasa-url", help="Rasa server (default: RASA_URL)")
+
+    command(groups, "channels", channels, "show which customer channels are on (from .env)")
+
+    telegram = groups.add_parser(
+        "telegram", help="the Telegram bot", description="The Telegram bot."
+    )
+    gsub = telegram.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(
+        gsub,
+        "webhook",
+        telegram_webhook,
+        "point the bot's webhook at this server, with TELEGRAM_WEBHOOK_SECRET (setWebhook)",
+    )
+    p.add_argument(
+        "--url", help="the public webhook URL (default: PUBLIC_BASE_URL/webhooks/telegram/webhook)"
+    )
+
+    outbox = groups.add_parser(
+        "outbox",
+        help="messages to customers (sent, waiting, failed)",
+        description="The outbox: every message to a customer, written before it is sent.",
+    )
+    osub = outbox.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(osub, "list", outbox_list, "list messages to customers, oldest first")
+    p.add_argument("--status", choices=["pending", "sent", "failed"])
+    p.add_argument("--channel", help="only this channel (whatsapp, telegram)")
+    p.add_argument("--json", action="store_true", help="print JSON (recipients unmasked)")
+    p = command(osub, "retry", outbox_retry, "queue a failed message again (sent within seconds)")
+    p.add_argument("id", type=int)
 
     p = command(groups, "setup", setup, "create or migrate the database")
     p.add_argument(

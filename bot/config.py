@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping
+from typing import Dict, List, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +46,21 @@ class Settings:
     match_threshold: float
     match_margin: float
     log_level: str
+    # WhatsApp through Twilio (bot/channels/whatsapp.py): off until all four are set.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_whatsapp_number: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str = ""
+    # The outbox (bot/outbox.py): how long a message to a customer is retried.
+    outbox_max_attempts: int = 20
+    outbox_retry_base_seconds: float = 2.0
+    outbox_retry_max_seconds: float = 600.0
+    # Telegram (bot/channels/telegram.py): off while the token is empty.
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_mode: str = "webhook"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,7 +86,33 @@ class Settings:
             match_threshold=float(env.get("CRISISDESK_MATCH_THRESHOLD") or 0.30),
             match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.05),
             log_level=env.get("LOG_LEVEL") or "INFO",
+            twilio_account_sid=(env.get("TWILIO_ACCOUNT_SID") or "").strip(),
+            twilio_auth_token=(env.get("TWILIO_AUTH_TOKEN") or "").strip(),
+            twilio_whatsapp_number=(env.get("TWILIO_WHATSAPP_NUMBER") or "").strip(),
+            twilio_api_base_url=(env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com")
+            .strip()
+            .rstrip("/"),
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "").strip().rstrip("/"),
+            outbox_max_attempts=int(env.get("OUTBOX_MAX_ATTEMPTS") or 20),
+            outbox_retry_base_seconds=float(env.get("OUTBOX_RETRY_BASE_SECONDS") or 2.0),
+            outbox_retry_max_seconds=float(env.get("OUTBOX_RETRY_MAX_SECONDS") or 600.0),
+            telegram_bot_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip(),
+            telegram_webhook_secret=(env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip(),
+            telegram_api_base_url=(
+                env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot"
+            ).strip(),
+            telegram_mode=(env.get("TELEGRAM_MODE") or "webhook").strip().lower(),
         )
+
+    def whatsapp_missing(self) -> List[str]:
+        """The settings the WhatsApp channel still needs (empty: the channel is on)."""
+        needed = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_WHATSAPP_NUMBER": self.twilio_whatsapp_number,
+            "PUBLIC_BASE_URL": self.public_base_url,
+        }
+        return [name for name, value in needed.items() if not value]
 
 
 _settings: Settings | None = None

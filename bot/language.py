@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, List
+from typing import Any, Iterable, List, Mapping
 
 LANGUAGES = ("tr", "en")
 
@@ -124,7 +124,7 @@ def is_turkish(text: str) -> bool:
     return detect(text, previous="en") == "tr"
 
 
-def latest_language(parse_datas: Iterable[Optional[Mapping[str, Any]]]) -> Optional[str]:
+def latest_language(parse_datas: Iterable[Mapping[str, Any] | None]) -> str | None:
     """The language of the newest message that had one, from parse data newest first.
 
     The NLU records each message's language in its parse data (`language`);

@@ -13,7 +13,7 @@ Configured in endpoints.yml as `nlg: {type: bot.nlg.BilingualNLG}`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict
 
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
@@ -24,28 +24,32 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.language import latest_language
 
 
+def tracker_language(tracker: DialogueStateTracker) -> str | None:
+    """The language of the conversation's latest customer message that had one."""
+    return latest_language(
+        event.parse_data for event in reversed(tracker.events) if isinstance(event, UserUttered)
+    )
+
+
 class BilingualNLG(TemplatedNaturalLanguageGenerator):
     """Templated responses whose `language` condition follows the conversation."""
 
     def __init__(
-        self, endpoint_config: Optional[EndpointConfig] = None, domain: Optional[Domain] = None
+        self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None
     ) -> None:
         """Uses the domain's responses (the endpoint config carries nothing else)."""
         super().__init__((domain or Domain.empty()).responses)
 
     async def generate(
         self,
-        utter_action: Text,
+        utter_action: str,
         tracker: DialogueStateTracker,
-        output_channel: Text,
+        output_channel: str,
         **kwargs: Any,
-    ) -> Optional[Dict[Text, Any]]:
+    ) -> Dict[str, Any] | None:
         """Generates `utter_action` in the conversation's language."""
         slots = tracker.current_slot_values()
-        parse_datas = (
-            event.parse_data for event in reversed(tracker.events) if isinstance(event, UserUttered)
-        )
-        slots["language"] = kwargs.get("language") or latest_language(parse_datas) or slots.get(
-            "language"
+        slots["language"] = (
+            kwargs.get("language") or tracker_language(tracker) or slots.get("language")
         )
         return self.generate_from_slots(utter_action, slots, output_channel, **kwargs)

@@ -39,7 +39,9 @@ class RasaClient:
 
         Returns the messages the bot sent (for channels that collect them).
         """
-        path = f"/conversations/{quote(conversation_id, safe='')}"
+        # Rasa (Sanic) does not decode %-escapes in the conversation id, so the
+        # characters channel ids use (`whatsapp:+90...`, `telegram:123`) go as they are.
+        path = f"/conversations/{quote(conversation_id, safe=':+@')}"
         self._post(f"{path}/tracker/events", {"event": "resume"})
         result = self._post(
             f"{path}/execute", {"name": "action_handoff_closed"}, output_channel="latest"

@@ -54,7 +54,7 @@ def dispatcher() -> CollectingDispatcher:
 
 
 def user_event(
-    text: str, intent: str, confidence: float = 0.95, language: Optional[str] = None, **extra: Any
+    text: str, intent: str, confidence: float = 0.95, language: str | None = None, **extra: Any
 ) -> Dict[str, Any]:
     """A user event as Rasa sends it to the action server (with the NLU's language)."""
     parse_data = {

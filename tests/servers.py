@@ -101,8 +101,13 @@ def running_bot(
     with_actions: bool = True,
     extra_env: Dict[str, str] | None = None,
     project: Path = ROOT,
+    credentials: Path | None = None,
 ) -> Iterator[Bot]:
-    """Starts the action server and the Rasa server; stops both afterwards."""
+    """Starts the action server and the Rasa server; stops both afterwards.
+
+    `extra_env` is added to both servers' environment (e.g. channel settings);
+    `credentials` replaces the project's credentials.yml (which channels are loaded).
+    """
     if not model.is_file():
         raise RuntimeError(f"no trained model at {model}: run `make train` first")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +174,7 @@ def running_bot(
                 "--endpoints",
                 str(endpoints),
                 "--credentials",
-                str(project / "credentials.yml"),
+                str(credentials or project / "credentials.yml"),
             ],
             env,
             log,

@@ -25,9 +25,7 @@ async def run(action, dispatcher, tracker, domain):
 async def test_rumour_with_matching_fact_gets_verdict_answer_and_source(
     action_store, dispatcher, domain
 ):
-    tracker = make_tracker(
-        "kuzey sut iflas mi etti, batiyormussunuz", "rumour", language="tr"
-    )
+    tracker = make_tracker("kuzey sut iflas mi etti, batiyormussunuz", "rumour", language="tr")
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "fact:bankruptcy")]
     [message] = dispatcher.messages
@@ -38,9 +36,7 @@ async def test_rumour_with_matching_fact_gets_verdict_answer_and_source(
 
 
 async def test_rumour_in_english_gets_english_answer(action_store, dispatcher, domain):
-    tracker = make_tracker(
-        "is it true you put bleach in the milk?", "rumour", language="en"
-    )
+    tracker = make_tracker("is it true you put bleach in the milk?", "rumour", language="en")
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "fact:bleach-in-milk")]
     assert dispatcher.messages[0]["answer"] == action_store.get_fact("bleach-in-milk")["answer_en"]
@@ -66,9 +62,7 @@ async def test_unknown_rumour_is_recorded_with_its_asker(action_store, dispatche
 
 async def test_draft_fact_never_reaches_a_customer(action_store, dispatcher, domain):
     action_store.set_fact_status("bankruptcy", "draft")
-    tracker = make_tracker(
-        "kuzey sut iflas mi etti, batiyor mu", "rumour", language="tr"
-    )
+    tracker = make_tracker("kuzey sut iflas mi etti, batiyor mu", "rumour", language="tr")
     await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
 
@@ -89,9 +83,7 @@ async def test_question_answered_from_faq_with_source(action_store, dispatcher, 
 
 
 async def test_unanswerable_question_offers_a_person(action_store, dispatcher, domain):
-    tracker = make_tracker(
-        "what is the airspeed velocity of a swallow", "question", language="en"
-    )
+    tracker = make_tracker("what is the airspeed velocity of a swallow", "question", language="en")
     events = await run(ActionAnswerQuestion(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "offer_human")]
     assert [m["response"] for m in dispatcher.messages] == ["utter_question_unknown"]
@@ -103,7 +95,9 @@ async def test_button_payload_uses_the_text_the_customer_typed(action_store, dis
     tracker = make_tracker("/rumour", "rumour", history=history)
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", "fact:kuzey-kart-breach")]
-    assert dispatcher.messages[0]["answer"] == action_store.get_fact("kuzey-kart-breach")["answer_tr"]
+    assert (
+        dispatcher.messages[0]["answer"] == action_store.get_fact("kuzey-kart-breach")["answer_tr"]
+    )
 
 
 # -- complaints ------------------------------------------------------------------------

@@ -82,7 +82,11 @@ def test_every_response_speaks_both_languages(domain):
 
 
 def test_every_response_used_by_actions_or_data_exists_and_every_response_is_used(domain):
-    code = "\n".join(p.read_text() for p in (ROOT / "actions").glob("*.py"))
+    code = "\n".join(
+        p.read_text()
+        for folder in ("actions", "bot/channels")
+        for p in (ROOT / folder).glob("*.py")
+    )
     data = "\n".join(p.read_text() for p in (ROOT / "data").rglob("*.yml"))
     used = set(re.findall(r'"(utter_[a-z_]+)"', code)) | set(re.findall(r"(utter_[a-z_]+)", data))
     used |= {f"utter_fact_{v}" for v in ("true", "false", "misleading", "unverified")}

@@ -148,11 +148,71 @@ def _0004_content_revision(db: sqlite_utils.Database) -> None:
             )
 
 
+def _0005_channels(db: sqlite_utils.Database) -> None:
+    """Outgoing messages, inbound message ids, opt-outs and offered choices per conversation.
+
+    `recipient` and `sender` are conversation ids (`whatsapp:+90...`,
+    `telegram:12345`). `next_attempt_at` is Unix time in seconds (a float, so that
+    retries can be sub-second in tests); the other times are ISO 8601 strings.
+    """
+    db["outbox"].create(
+        {
+            "id": int,
+            "channel": str,
+            "recipient": str,
+            "payload": str,
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": float,
+            "last_error": str,
+            "provider_id": str,
+            "delivery_status": str,
+            "answers": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"channel", "recipient", "payload", "status", "attempts", "next_attempt_at"},
+    )
+    db["outbox"].create_index(["status", "next_attempt_at"])
+    db["outbox"].create_index(["channel", "recipient", "status"])
+    db["outbox"].create_index(["provider_id"])
+    db["inbound_messages"].create(
+        {
+            "id": int,
+            "channel": str,
+            "message_id": str,
+            "sender": str,
+            "body": str,
+            "media": str,
+            "status": str,
+            "received_at": str,
+            "processed_at": str,
+            "error": str,
+        },
+        pk="id",
+        not_null={"channel", "message_id", "sender", "status", "received_at"},
+    )
+    db["inbound_messages"].create_index(["channel", "message_id"], unique=True)
+    db["inbound_messages"].create_index(["status"])
+    db["opt_outs"].create(
+        {"channel": str, "recipient": str, "opted_out_at": str},
+        pk=("channel", "recipient"),
+        not_null={"opted_out_at"},
+    )
+    db["offered_choices"].create(
+        {"channel": str, "recipient": str, "options": str, "offered_at": str},
+        pk=("channel", "recipient"),
+        not_null={"options"},
+    )
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
     ("0003_tickets_handoffs_feedback", _0003_tickets_handoffs_feedback),
     ("0004_content_revision", _0004_content_revision),
+    ("0005_channels", _0005_channels),
 ]
 
 
