@@ -56,6 +56,9 @@ from bot.store import Store
 logger = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
+# A delivery report for a message id not stored yet is retried this often.
+REPORT_WAITS = 10
+REPORT_WAIT_SECONDS = 0.1
 # Twilio refuses WhatsApp bodies longer than 1600 characters.
 MAX_CHARS = 1600
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -424,6 +427,13 @@ class WhatsAppInput(InputChannel):
         if not message_sid or not status:
             return response.json({"error": "MessageSid and MessageStatus needed"}, status=400)
         known = self.store.update_delivery_status(CHANNEL, message_sid, status)
+        for _ in range(REPORT_WAITS):
+            if known:
+                break
+            # Twilio can report before our outbox has stored the id it answered
+            # the send with: give that write a moment instead of dropping the report.
+            await asyncio.sleep(REPORT_WAIT_SECONDS)
+            known = self.store.update_delivery_status(CHANNEL, message_sid, status)
         if status in ("failed", "undelivered"):
             logger.warning(
                 "whatsapp: %s to %s %s (Twilio error %s)",
