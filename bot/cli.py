@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Sequence
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
+from bot.followup import queue_followups
 from bot.privacy import mask
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
@@ -85,6 +86,12 @@ def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
                 print(
                     f"{len(answered)} open rumour(s) now answered;"
                     f" {askers} customer(s) to follow up"
+                )
+            followups = queue_followups(store)
+            if followups.queued or followups.unreachable:
+                print(
+                    f"{followups.queued} follow-up message(s) queued for WhatsApp/Telegram;"
+                    f" {followups.unreachable} asker(s) on channels the bot cannot write to"
                 )
         return 0
 

@@ -84,7 +84,7 @@ def test_every_response_speaks_both_languages(domain):
 def test_every_response_used_by_actions_or_data_exists_and_every_response_is_used(domain):
     code = "\n".join(
         p.read_text()
-        for folder in ("actions", "bot/channels")
+        for folder in ("actions", "bot", "bot/channels")
         for p in (ROOT / folder).glob("*.py")
     )
     data = "\n".join(p.read_text() for p in (ROOT / "data").rglob("*.yml"))

@@ -15,7 +15,6 @@ from typing import Any, Awaitable, Callable, Dict, List, Tuple
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.nlg import tracker_language
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +141,8 @@ class DomainResponses:
 
 async def conversation_state(app: Any, sender: str) -> Tuple[str | None, bool]:
     """A conversation's language and whether a person has it (paused), from Rasa's tracker."""
+    from bot.nlg import tracker_language  # Rasa's modules: only in the server process
+
     agent = getattr(app.ctx, "agent", None) if app else None
     tracker = await agent.tracker_store.retrieve(sender) if agent else None
     if tracker is None:

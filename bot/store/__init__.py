@@ -226,6 +226,14 @@ class Store:
             )
         )
 
+    def mark_followup_sent(self, rumour_id: int, sender_id: str) -> None:
+        """Records that an asker was told the answer to their rumour."""
+        self.db.execute(
+            "update rumour_askers set notified_at = ? where rumour_id = ? and sender_id = ?",
+            [now(), rumour_id, sender_id],
+        )
+        self.db.conn.commit()
+
     # -- tickets -----------------------------------------------------------------
 
     def create_ticket(

@@ -1,0 +1,52 @@
+"""Telling customers the answer to a rumour they asked about, once a fact is published.
+
+When the bot could not answer a claim it said "we are checking this and will let
+you know" and recorded who asked. After `crisisdesk facts publish` links such open
+rumours to the new fact, `queue_followups` writes one message per asker into the
+outbox; the running server's channels deliver it (never to someone who opted
+out). Customers on the REST channel cannot be written to and stay pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.channels.common import DomainResponses, split_text
+from bot.store import Store
+
+REACHABLE = {"whatsapp": 1600, "telegram": 4096}  # channel -> longest message
+
+
+@dataclass(frozen=True)
+class Followups:
+    """How many askers were queued a message and how many cannot be reached."""
+
+    queued: int
+    unreachable: int
+
+
+def queue_followups(store: Store, responses: DomainResponses | None = None) -> Followups:
+    """Queues the answer for every asker of an answered rumour not told yet."""
+    responses = responses or DomainResponses()
+    queued = unreachable = 0
+    for row in store.pending_followups():
+        fact = store.get_fact(row["fact_id"], missing_ok=True)
+        if not fact or fact["status"] != "published":
+            continue
+        limit = REACHABLE.get(row["channel"] or "")
+        if not limit:
+            unreachable += 1
+            continue
+        language = row["language"] if row["language"] in ("tr", "en") else None
+        answer = (
+            fact[f"answer_{language}"]
+            if language
+            else f"{fact['answer_tr']}\n\n{fact['answer_en']}"
+        )
+        template = responses.render("utter_rumour_followup", language)["text"]
+        text = template.format(answer=answer, source_url=fact["source_url"])
+        for piece in split_text(text, limit):
+            store.enqueue_outgoing(row["channel"], row["sender_id"], {"text": piece}, None)
+        store.mark_followup_sent(row["rumour_id"], row["sender_id"])
+        queued += 1
+    return Followups(queued, unreachable)
