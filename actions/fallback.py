@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language
 from actions.handoff import hand_over
-from bot.language import words
+from bot.language import response_variant, words
 
 FALLBACK = "nlu_fallback"
 
@@ -33,15 +33,7 @@ def previous_user_event(tracker: Tracker) -> Dict[str, Any] | None:
 
 def response_text(domain: Dict[str, Any], name: str, lang: str | None) -> str:
     """The text of a domain response in `lang` (the unconditioned variant otherwise)."""
-    variants = domain.get("responses", {}).get(name, [])
-    fallback = ""
-    for variant in variants:
-        conditions = variant.get("condition") or []
-        if not conditions:
-            fallback = fallback or variant.get("text", "")
-        elif any(c.get("name") == "language" and c.get("value") == lang for c in conditions):
-            return variant.get("text", "")
-    return fallback
+    return response_variant(domain.get("responses", {}).get(name, []), lang).get("text", "")
 
 
 class ActionFallback(Action):

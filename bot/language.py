@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Iterable, List, Mapping
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 LANGUAGES = ("tr", "en")
 
@@ -135,3 +135,21 @@ def latest_language(parse_datas: Iterable[Mapping[str, Any] | None]) -> str | No
         if found in LANGUAGES:
             return found
     return None
+
+
+def response_variant(
+    variants: Sequence[Mapping[str, Any]], language: str | None
+) -> Dict[str, Any]:
+    """The variant of a domain response for `language`, else the unconditioned one.
+
+    Domain responses carry a `language` slot condition per variant plus one
+    bilingual variant without a condition (see domain.yml).
+    """
+    fallback: Mapping[str, Any] = {}
+    for variant in variants:
+        conditions = variant.get("condition") or []
+        if not conditions:
+            fallback = fallback or variant
+        elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
+            return dict(variant)
+    return dict(fallback)

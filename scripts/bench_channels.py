@@ -38,12 +38,9 @@ import yaml  # noqa: E402
 from bot.facts import import_facts, import_faqs  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.fake_twilio import (  # noqa: E402
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    BOT_NUMBER,
-    PUBLIC_BASE_URL,
     FakeTwilio,
     WhatsAppCustomer,
+    channel_env,
 )
 from tests.servers import Bot, running_bot  # noqa: E402
 
@@ -220,15 +217,7 @@ def main() -> None:
         "messages"
     ]
     with FakeTwilio() as fake:
-        env = {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_WHATSAPP_NUMBER": BOT_NUMBER,
-            "TWILIO_API_BASE_URL": fake.base_url,
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-            "OUTBOX_RETRY_BASE_SECONDS": "0.2",
-            "OUTBOX_RETRY_MAX_SECONDS": "2",
-        }
+        env = channel_env(fake, retry_max_seconds="2")
         with running_bot(
             WORK / "run", MODEL, db_path=db, extra_env=env, credentials=credentials
         ) as bot:

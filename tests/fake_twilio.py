@@ -310,3 +310,17 @@ class WhatsAppCustomer:
         answer = self.post("/webhooks/whatsapp/webhook", self.form(body, message_sid, **extra))
         answer.raise_for_status()
         return message_sid
+
+
+def channel_env(fake: FakeTwilio, retry_max_seconds: str = "1") -> Dict[str, str]:
+    """The WhatsApp settings of a bot that talks to `fake` and retries quickly."""
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_NUMBER": BOT_NUMBER,
+        "TWILIO_API_BASE_URL": fake.base_url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "OUTBOX_RETRY_BASE_SECONDS": "0.2",
+        "OUTBOX_RETRY_MAX_SECONDS": retry_max_seconds,
+        "OUTBOX_MAX_ATTEMPTS": "100",
+    }

@@ -32,13 +32,13 @@ from bot.facts import import_facts, import_faqs
 from bot.store import Store
 from tests.conftest import ROOT
 from tests.fake_twilio import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
     BOT_NUMBER,
     PUBLIC_BASE_URL,
     FakeTwilio,
     Sent,
     WhatsAppCustomer,
+    channel_env,
     sign,
 )
 from tests.servers import Bot, running_bot
@@ -155,20 +155,6 @@ class Running:
 
     def user_events(self, sender: str) -> List[dict]:
         return [e for e in self.bot.tracker(sender)["events"] if e["event"] == "user"]
-
-
-def channel_env(fake: FakeTwilio) -> dict:
-    """The WhatsApp settings of a bot that talks to `fake` and retries quickly."""
-    return {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_WHATSAPP_NUMBER": BOT_NUMBER,
-        "TWILIO_API_BASE_URL": fake.base_url,
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "OUTBOX_RETRY_BASE_SECONDS": "0.2",
-        "OUTBOX_RETRY_MAX_SECONDS": "1",
-        "OUTBOX_MAX_ATTEMPTS": "100",
-    }
 
 
 def whatsapp_credentials(workdir: Path) -> Path:

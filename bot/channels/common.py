@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Tuple
 import yaml
 
 from bot.config import PROJECT_ROOT
+from bot.language import normalize, response_variant
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,26 @@ _BREAKS = (
     re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[^\sa-zçğıöşü])"),
     re.compile(r"\s+"),
 )
+
+
+# Whole-message keywords (after folding Turkish letters and case) and their language.
+OPT_OUT_WORDS = {
+    "stop": "en",
+    "stopall": "en",
+    "unsubscribe": "en",
+    "dur": "tr",
+    "durdur": "tr",
+    "iptal": "tr",
+    "abonelikten cik": "tr",
+    "abonelikten cikmak istiyorum": "tr",
+    "mesaj gondermeyin": "tr",
+}
+OPT_IN_WORDS = {"start": "en", "unstop": "en", "basla": "tr", "baslat": "tr"}
+
+
+def keyword(text: str) -> str:
+    """A message reduced for keyword matching: folded, lower case, no punctuation or emoji."""
+    return " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())
 
 
 def utf16_len(text: str) -> int:
@@ -127,12 +148,7 @@ class DomainResponses:
 
     def render(self, name: str, language: str | None) -> Dict[str, Any]:
         """The variant of response `name` for `language` ("tr", "en"), else the bilingual one."""
-        variants = self.responses[name]
-        for variant in variants:
-            conditions = variant.get("condition") or []
-            if any(c.get("name") == "language" and c.get("value") == language for c in conditions):
-                return self._message(variant)
-        return self._message(next(v for v in variants if not v.get("condition")))
+        return self._message(response_variant(self.responses[name], language))
 
     @staticmethod
     def _message(variant: Dict[str, Any]) -> Dict[str, Any]:

@@ -63,12 +63,14 @@ from telegram.error import (
 
 from bot.channels import register_sender
 from bot.channels.common import (
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
     ConversationQueue,
     DomainResponses,
     conversation_state,
+    keyword,
     split_text,
 )
-from bot.channels.whatsapp import OPT_IN_WORDS, OPT_OUT_WORDS, keyword
 from bot.config import Settings, settings
 from bot.outbox import Outbox, PermanentFailure, TemporaryFailure
 from bot.privacy import mask

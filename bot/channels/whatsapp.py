@@ -42,13 +42,16 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels import register_sender
 from bot.channels.common import (
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
     ConversationQueue,
     DomainResponses,
     conversation_state,
+    keyword,
     split_text,
 )
 from bot.config import Settings, settings
-from bot.language import detect, normalize
+from bot.language import detect
 from bot.outbox import Outbox, PermanentFailure, TemporaryFailure
 from bot.privacy import mask
 from bot.store import Store
@@ -62,19 +65,6 @@ REPORT_WAIT_SECONDS = 0.1
 # Twilio refuses WhatsApp bodies longer than 1600 characters.
 MAX_CHARS = 1600
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-# Whole-message keywords (after folding Turkish letters and case) and their language.
-OPT_OUT_WORDS = {
-    "stop": "en",
-    "stopall": "en",
-    "unsubscribe": "en",
-    "dur": "tr",
-    "durdur": "tr",
-    "iptal": "tr",
-    "abonelikten cik": "tr",
-    "abonelikten cikmak istiyorum": "tr",
-    "mesaj gondermeyin": "tr",
-}
-OPT_IN_WORDS = {"start": "en", "unstop": "en", "basla": "tr", "baslat": "tr"}
 _CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _KEYCAP = re.compile("[\ufe0f\u20e3]")
 
@@ -83,11 +73,6 @@ def whatsapp_address(number: str) -> str:
     """`+905321234567` or `whatsapp:+905321234567` as Twilio's `whatsapp:+...` address."""
     number = number.strip()
     return number if number.startswith(f"{CHANNEL}:") else f"{CHANNEL}:{number}"
-
-
-def keyword(text: str) -> str:
-    """A message reduced for keyword matching: folded, lower case, no punctuation or emoji."""
-    return " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())
 
 
 def with_numbered_options(text: str, buttons: Sequence[Dict[str, Any]]) -> str:
