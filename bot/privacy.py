@@ -28,3 +28,22 @@ def mask(sender_id: str | None) -> str:
 def mask_text(text: str) -> str:
     """Free text with every digit replaced (phone, card and order numbers)."""
     return _DIGITS.sub("#", text)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Runs of six or more digits, possibly with spaces, dashes, dots or a leading
+# "+": phone numbers, chat ids, card and order numbers.
+_LONG_NUMBER = re.compile(r"\+?\d(?:[\s.-]?\d){5,}")
+
+
+def scrub(text: str | None) -> str:
+    """Free text (a provider's error body, say) with e-mail addresses and long numbers masked.
+
+    "To number whatsapp:+905321234567 is invalid" -> "To number whatsapp:+90*******567
+    is invalid": a number keeps what `mask` keeps, enough to tell two apart in a
+    log. Short numbers (HTTP codes, error codes such as 63016) stay readable.
+    """
+    if not text:
+        return ""
+    text = _EMAIL.sub("<e-mail>", text)
+    return _LONG_NUMBER.sub(lambda found: mask(found.group(0)), text)
