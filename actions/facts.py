@@ -1,4 +1,11 @@
-"""Rumours and questions: answered only from published facts and FAQ entries."""
+"""Rumours and questions: answered only from published facts and FAQ entries.
+
+Only about our own brand: a message that names another company and not ours
+(bot/brands.py) is declined politely and is not recorded as our rumour. A fact
+answer names the claim it judges, in the customer's language. A claim with no
+confident fact but close ones (the matcher's suggestions) gets "we are
+checking" and goes, with them, into the open-rumour queue (bot/rumours.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel, customer_text, knowledge, language, store
+from bot import brands, rumours
+from bot.answers import fact_message
 from bot.privacy import mask
 
 logger = logging.getLogger(__name__)
@@ -23,12 +32,27 @@ def _in_language(record: Dict[str, Any], field: str, lang: str | None) -> str:
 
 
 def utter_fact(dispatcher: CollectingDispatcher, fact: Dict[str, Any], lang: str | None) -> None:
-    """Sends a fact: its verdict, the answer in the customer's language, the source."""
-    dispatcher.utter_message(
-        response=f"utter_fact_{fact['verdict']}",
-        answer=_in_language(fact, "answer", lang),
-        source_url=fact["source_url"],
-    )
+    """Sends a fact: its verdict on the named claim, the answer, the source."""
+    dispatcher.utter_message(response=f"utter_fact_{fact['verdict']}", **fact_message(fact, lang))
+
+
+BRAND_ENTITIES = ("brand", "ORG", "org")
+
+
+def declined_for_other_brand(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """Says "we can only speak about us" when the message is about another company."""
+    found = [
+        e.get("value") or ""
+        for e in tracker.latest_message.get("entities", [])
+        if e.get("entity") in BRAND_ENTITIES
+    ]
+    known = brands.load(store())
+    other = known.other_named(text, found)
+    if not other:
+        return False
+    logger.info("message from %s is about another brand", mask(tracker.sender_id))
+    dispatcher.utter_message(response="utter_other_brand", our_brand=known.name, other_brand=other)
+    return True
 
 
 class ActionAnswerRumour(Action):
@@ -44,6 +68,8 @@ class ActionAnswerRumour(Action):
         """Fact with "was this helpful?", or "we are checking" and a follow-up record."""
         text = customer_text(tracker)
         lang = language(tracker)
+        if declined_for_other_brand(dispatcher, tracker, text):
+            return [SlotSet("pending", None)]
         answer = knowledge().fact_for(text)
         if answer.record:
             logger.info(
@@ -55,8 +81,16 @@ class ActionAnswerRumour(Action):
             utter_fact(dispatcher, answer.record, lang)
             return [SlotSet("pending", f"fact:{answer.record['id']}")]
         if text.strip():
-            rumour_id = store().record_rumour(text, lang, tracker.sender_id, channel(tracker))
-            logger.info("open rumour %s asked by %s", rumour_id, mask(tracker.sender_id))
+            suggested = knowledge().suggestions(answer.match)
+            rumour_id = rumours.record(
+                store(), text, lang, tracker.sender_id, channel(tracker), suggested
+            )
+            logger.info(
+                "open rumour %s asked by %s (%d suggested fact(s))",
+                rumour_id,
+                mask(tracker.sender_id),
+                len(suggested),
+            )
         dispatcher.utter_message(response="utter_rumour_checking")
         return [SlotSet("pending", None)]
 
@@ -74,6 +108,8 @@ class ActionAnswerQuestion(Action):
         """FAQ answer (with its link), a fact, or "I don't know" with an offer of a person."""
         text = customer_text(tracker)
         lang = language(tracker)
+        if declined_for_other_brand(dispatcher, tracker, text):
+            return [SlotSet("pending", None)]
         answer = knowledge().answer_question(text)
         if answer.kind == "faq" and answer.record:
             dispatcher.utter_message(

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
+from bot import brands as brand_list
+from bot import rumours as rumour_queue
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
@@ -47,6 +49,8 @@ def _table(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> None:
 def _report(kind: str, report: ImportReport) -> int:
     for line, problem in report.errors:
         print(f"line {line}: {problem}", file=sys.stderr)
+    for line, warning in report.warnings:
+        print(f"line {line}: warning: {warning}", file=sys.stderr)
     print(
         f"{kind}: {len(report.created)} new, {len(report.updated)} updated,"
         f" {len(report.errors)} rejected"
@@ -70,7 +74,7 @@ def facts_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        _table(rows, ["id", "status", "verdict", "topic", "claim"])
+        _table(rows, ["id", "status", "verdict", "topic", "claim_tr", "claim_en"])
     return 0
 
 
@@ -134,12 +138,124 @@ def faq_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suggestion_text(suggestions: Sequence[tuple]) -> str:
+    return ", ".join(f"{fact_id} ({score:.2f})" for fact_id, score in suggestions)
+
+
 def rumours_list(args: argparse.Namespace) -> int:
-    """Lists rumours the bot could not answer, most asked first."""
-    _table(
-        _store(args).list_rumours(None if args.all else "open"),
-        ["id", "status", "ask_count", "language", "last_seen", "fact_id", "text"],
+    """Lists rumour groups (same meaning, one row) the bot could not answer, most asked first."""
+    groups = _store(args).rumour_groups(None if args.all else "open")
+    if args.json:
+        print(json.dumps(groups, ensure_ascii=False, indent=2))
+        return 0
+    shown = [
+        {
+            **group,
+            "wordings": group["size"],
+            "asks": group["ask_count"],
+            "example": group["text"],
+            "suggestions": _suggestion_text(group["suggestions"]),
+        }
+        for group in groups
+    ]
+    columns = ["id", "status", "wordings", "askers", "asks", "first_seen", "last_seen"]
+    columns += ["fact_id"] if args.all else []
+    _table(shown, columns + ["suggestions", "example"])
+    return 0
+
+
+def rumours_suggest(args: argparse.Namespace) -> int:
+    """Lists open rumour groups with the facts suggested for them, for a person to decide."""
+    groups = [g for g in _store(args).rumour_groups("open") if g["suggestions"]]
+    if not groups:
+        print("(none)")
+        return 0
+    for group in groups:
+        print(
+            f"rumour {group['id']}: {group['askers']} asker(s), {group['ask_count']} ask(s),"
+            f" last {group['last_seen']}"
+        )
+        for wording in group["wordings"][:5]:
+            print(f"  “{' '.join(wording.split())[:200]}”")
+        for fact_id, score in group["suggestions"]:
+            print(f"  suggested: {fact_id} (score {score:.2f})")
+        rumour_id = group["id"]
+        print(f"  crisisdesk rumours confirm {rumour_id} FACT | rumours reject {rumour_id} FACT")
+    return 0
+
+
+def rumours_confirm(args: argparse.Namespace) -> int:
+    """Confirms that a fact answers a rumour group: its askers are told, its wordings kept."""
+    store = _store(args)
+    try:
+        done = rumour_queue.confirm(store, args.id, args.fact, by=args.by)
+    except ValueError as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    print(
+        f"rumour {done.rumour_id} is answered by fact {done.fact_id};"
+        f" {done.variants} wording(s) kept as variants of its claim"
     )
+    print(
+        f"{done.followups.queued} follow-up message(s) queued for WhatsApp/Telegram;"
+        f" {done.followups.unreachable} asker(s) on channels the bot cannot write to"
+    )
+    return 0
+
+
+def rumours_reject(args: argparse.Namespace) -> int:
+    """Removes a suggested fact from a rumour group."""
+    rumour_queue.reject(_store(args), args.id, args.fact, by=args.by)
+    print(f"fact {args.fact} is no longer suggested for rumour {args.id}")
+    return 0
+
+
+# -- other brands ------------------------------------------------------------------
+
+
+def brands_list(args: argparse.Namespace) -> int:
+    """Lists our brand's names and the other brands the bot declines to speak for."""
+    store = _store(args)
+    known = brand_list.load(store)
+    print(f"ours: {', '.join(known.ours)}")
+    changes = {brand_list.fold_name(c["name"]): c for c in store.brand_changes()}
+    rows = [
+        {
+            "name": name,
+            "sector": sector,
+            "origin": "added" if brand_list.fold_name(name) in changes else "seed",
+        }
+        for name, sector in known.others
+    ]
+    rows += [
+        {"name": c["name"], "sector": c["sector"], "origin": "removed"}
+        for c in changes.values()
+        if c["status"] == "removed"
+    ]
+    _table(rows, ["name", "sector", "origin"])
+    return 0
+
+
+def brands_add(args: argparse.Namespace) -> int:
+    """Adds another company's name: claims naming it (and not us) are declined."""
+    store = _store(args)
+    if brand_list.load(store).names_ours(args.name):
+        print(f"{args.name!r} is one of our own names (BRAND_NAME, BRAND_ALIASES)", file=sys.stderr)
+        return 2
+    store.set_brand(args.name, "added", sector=args.sector, by=args.by)
+    print(f"brand {' '.join(args.name.split())} added")
+    return 0
+
+
+def brands_remove(args: argparse.Namespace) -> int:
+    """Removes a name from the other brands (an added one or one of the seed list)."""
+    store = _store(args)
+    key = brand_list.fold_name(" ".join(args.name.split()))
+    if key not in {brand_list.fold_name(name) for name, _ in brand_list.load(store).others}:
+        print(f"{args.name!r} is not in the list of other brands", file=sys.stderr)
+        return 2
+    store.set_brand(args.name, "removed", by=args.by)
+    print(f"brand {' '.join(args.name.split())} removed")
     return 0
 
 
@@ -321,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
         fsub,
         "import",
         facts_import,
-        "import facts from a CSV (id,topic,claim,verdict,answer_tr,answer_en,source_url);"
+        "import facts from a CSV (id,topic,claim_tr,claim_en,verdict,answer_tr,answer_en,"
+        "source_url; an old file's single `claim` column is read as claim_en);"
         " the same id again updates the fact",
     )
     p.add_argument("file")
@@ -358,8 +475,44 @@ def build_parser() -> argparse.ArgumentParser:
         "rumours", help="claims the bot could not answer", description="Open rumours."
     )
     rsub = rumours.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = command(rsub, "list", rumours_list, "list open rumours, most asked first")
+    p = command(
+        rsub,
+        "list",
+        rumours_list,
+        "list open rumour groups (wordings with the same meaning), most asked first",
+    )
     p.add_argument("--all", action="store_true", help="include answered ones")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    command(rsub, "suggest", rumours_suggest, "list open rumour groups with their suggested facts")
+    p = command(
+        rsub,
+        "confirm",
+        rumours_confirm,
+        "confirm that a published fact answers a rumour group: its askers are told,"
+        " its wordings become variants of the fact's claim",
+    )
+    p.add_argument("id", type=int)
+    p.add_argument("fact")
+    p.add_argument("--by", default="cli", help="who confirmed it")
+    p = command(rsub, "reject", rumours_reject, "remove a suggested fact from a rumour group")
+    p.add_argument("id", type=int)
+    p.add_argument("fact")
+    p.add_argument("--by", default="cli", help="who rejected it")
+
+    brands = groups.add_parser(
+        "brands",
+        help="other companies the bot does not speak for",
+        description="Other brands: claims naming one of them and not us are declined.",
+    )
+    bsub = brands.add_subparsers(dest="action", metavar="ACTION", required=True)
+    command(bsub, "list", brands_list, "list our names and the other brands")
+    p = command(bsub, "add", brands_add, "add another company's name")
+    p.add_argument("name")
+    p.add_argument("--sector", help="e.g. dairy, retail, airlines")
+    p.add_argument("--by", default="cli", help="who added it")
+    p = command(bsub, "remove", brands_remove, "remove a name from the other brands")
+    p.add_argument("name")
+    p.add_argument("--by", default="cli", help="who removed it")
 
     tickets = groups.add_parser(
         "tickets", help="complaint tickets", description="Complaint tickets."

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,11 @@ class Settings:
     telegram_webhook_secret: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_mode: str = "webhook"
+    # Our brand (bot/brands.py): answers are only about it; other brands are declined.
+    brand_name: str = "Kuzey Süt"
+    brand_aliases: Tuple[str, ...] = ("Kuzey", "Kuzey Gıda", "Kuzey Sut", "kuzeysut")
+    # Open rumours at least this close (sentence-vector cosine) may form one group.
+    rumour_cluster_threshold: float = 0.45
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +107,17 @@ class Settings:
                 env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot"
             ).strip(),
             telegram_mode=(env.get("TELEGRAM_MODE") or "webhook").strip().lower(),
+            brand_name=(env.get("BRAND_NAME") or "Kuzey Süt").strip(),
+            brand_aliases=tuple(
+                alias.strip()
+                for alias in (
+                    env.get("BRAND_ALIASES")
+                    if env.get("BRAND_ALIASES") is not None
+                    else "Kuzey,Kuzey Gıda,Kuzey Sut,kuzeysut"
+                ).split(",")
+                if alias.strip()
+            ),
+            rumour_cluster_threshold=float(env.get("CRISISDESK_RUMOUR_CLUSTER_THRESHOLD") or 0.45),
         )
 
     def whatsapp_missing(self) -> List[str]:

@@ -5,12 +5,17 @@ you know" and recorded who asked. After `crisisdesk facts publish` links such op
 rumours to the new fact, `queue_followups` writes one message per asker into the
 outbox; the running server's channels deliver it (never to someone who opted
 out). Customers on the REST channel cannot be written to and stay pending.
+The message names the claim with the fact's verdict line (the first paragraph
+of `utter_fact_<verdict>`, as in a direct answer), in the asker's language. A
+customer who asked several wordings grouped as one rumour is one asker; one
+already told this fact through another rumour is not told again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.answers import fact_message
 from bot.channels.common import DomainResponses, split_text
 from bot.store import Store
 
@@ -37,14 +42,15 @@ def queue_followups(store: Store, responses: DomainResponses | None = None) -> F
         if not limit:
             unreachable += 1
             continue
+        if store.already_told(row["sender_id"], fact["id"]):
+            store.mark_followup_sent(row["rumour_id"], row["sender_id"])
+            continue
         language = row["language"] if row["language"] in ("tr", "en") else None
-        answer = (
-            fact[f"answer_{language}"]
-            if language
-            else f"{fact['answer_tr']}\n\n{fact['answer_en']}"
-        )
+        values = fact_message(fact, language)
+        verdict = responses.render(f"utter_fact_{fact['verdict']}", language)["text"]
+        values["verdict"] = verdict.split("\n\n", 1)[0].format(**values)
         template = responses.render("utter_rumour_followup", language)["text"]
-        text = template.format(answer=answer, source_url=fact["source_url"])
+        text = template.format(**values)
         for piece in split_text(text, limit):
             store.enqueue_outgoing(row["channel"], row["sender_id"], {"text": piece}, None)
         store.mark_followup_sent(row["rumour_id"], row["sender_id"])

@@ -12,7 +12,8 @@ import pytest
 from bot.cli import build_parser, main
 from tests.conftest import ROOT
 
-HEADER = "id,topic,claim,verdict,answer_tr,answer_en,source_url\n"
+HEADER = "id,topic,claim_tr,claim_en,verdict,answer_tr,answer_en,source_url\n"
+OLD_HEADER = "id,topic,claim,verdict,answer_tr,answer_en,source_url\n"
 
 
 def cli(db, *args):
@@ -23,11 +24,12 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path, capsys):
     csv_file = tmp_path / "facts.csv"
     csv_file.write_text(
         HEADER
-        + 'good,finance,"Going bankrupt, they say",false,Hayır.,No.,https://example.org/1\n'
-        + "bad-verdict,x,claim,maybe,a,b,https://example.org/2\n"
-        + '"multi\nline",x,claim,true,a,b,https://example.org/3\n'
-        + "no-source,x,claim,true,a,b,\n"
-        + "good2,x,claim two,TRUE,a,b,https://example.org/4\n",
+        + 'good,finance,İflas ediyor,"Going bankrupt, they say",false,Hayır.,No.,https://example.org/1\n'
+        + "bad-verdict,x,iddia,claim,maybe,a,b,https://example.org/2\n"
+        + '"multi\nline",x,iddia,claim,true,a,b,https://example.org/3\n'
+        + "no-source,x,iddia,claim,true,a,b,\n"
+        + "good2,x,iddia iki,claim two,TRUE,a,b,https://example.org/4\n"
+        + "no-turkish,x,,claim three,true,a,b,https://example.org/5\n",
         encoding="utf-8",
     )
     db = tmp_path / "x.db"
@@ -36,7 +38,8 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path, capsys):
     assert "line 3: verdict 'maybe'" in err
     assert "line 4:" in err and "id" in err
     assert "line 6: source_url is empty" in err
-    assert "2 new, 0 updated, 3 rejected" in out
+    assert "line 8: claim_tr is empty" in err
+    assert "2 new, 0 updated, 4 rejected" in out
     assert cli(db, "facts", "list", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["id"], r["status"], r["verdict"]) for r in rows] == [
@@ -48,21 +51,57 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path, capsys):
 def test_import_same_id_updates_and_draft_flag(tmp_path, capsys):
     db = tmp_path / "x.db"
     first = tmp_path / "a.csv"
-    first.write_text(HEADER + "f,t,old claim,false,a,b,https://e.org/1\n", encoding="utf-8")
+    first.write_text(HEADER + "f,t,eski,old claim,false,a,b,https://e.org/1\n", encoding="utf-8")
     second = tmp_path / "b.csv"
-    second.write_text(HEADER + "f,t,new claim,misleading,a,b,https://e.org/1\n", encoding="utf-8")
+    second.write_text(
+        HEADER + "f,t,yeni,new claim,misleading,a,b,https://e.org/1\n", encoding="utf-8"
+    )
     assert cli(db, "facts", "import", str(first), "--draft") == 0
     assert cli(db, "facts", "import", str(second), "--draft") == 0
     assert "0 new, 1 updated" in capsys.readouterr().out
     cli(db, "facts", "list", "--json")
     [row] = json.loads(capsys.readouterr().out)
-    assert (row["claim"], row["verdict"], row["status"]) == ("new claim", "misleading", "draft")
+    assert (row["claim_tr"], row["claim_en"], row["verdict"], row["status"]) == (
+        "yeni",
+        "new claim",
+        "misleading",
+        "draft",
+    )
+
+
+def test_an_old_file_with_one_claim_column_imports_it_as_claim_en(tmp_path, capsys):
+    db = tmp_path / "x.db"
+    old = tmp_path / "old.csv"
+    old.write_text(OLD_HEADER + "f,t,Going bankrupt.,false,a,b,https://e.org/1\n", encoding="utf-8")
+    assert cli(db, "facts", "import", str(old)) == 0
+    out, err = capsys.readouterr()
+    assert "1 new, 0 updated, 0 rejected" in out
+    assert "line 2: warning: no claim_tr column" in err
+    cli(db, "facts", "list", "--json")
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["claim_tr"], row["claim_en"]) == ("", "Going bankrupt.")
+
+
+def test_facts_list_shows_both_claims(tmp_path, capsys):
+    db = tmp_path / "x.db"
+    assert cli(db, "facts", "import", str(ROOT / "data/facts/demo.csv")) == 0
+    capsys.readouterr()
+    assert cli(db, "facts", "list") == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == ["id", "status", "verdict", "topic", "claim_tr", "claim_en"]
+    layoffs = next(line for line in lines if line.startswith("layoffs-500"))
+    assert "Kuzey Süt 500 çalışanını işten çıkarıyor." in layoffs
+    assert "Kuzey Süt is laying off 500 workers." in layoffs
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("id,claim\nx,y\n", "missing: topic,verdict,answer_tr,answer_en,source_url"),
+        (
+            "id,topic,verdict,answer_tr,answer_en,source_url\nx,t,true,a,b,https://e.org\n",
+            "missing: claim_tr,claim_en",
+        ),
         (b"\xff\xfe\x00bad", "not UTF-8"),
     ],
 )

@@ -12,7 +12,8 @@ from bot.store.migrations import MIGRATIONS
 FACT = {
     "id": "f1",
     "topic": "finance",
-    "claim": "going bankrupt",
+    "claim_tr": "iflas ediyor",
+    "claim_en": "going bankrupt",
     "verdict": "false",
     "answer_tr": "Hayır.",
     "answer_en": "No.",
@@ -38,7 +39,7 @@ def test_opening_does_not_lose_data(tmp_path):
     store = Store.open(path)
     store.upsert_fact(FACT, "published", "tester")
     store.close()
-    assert Store.open(path).get_fact("f1")["claim"] == "going bankrupt"
+    assert Store.open(path).get_fact("f1")["claim_en"] == "going bankrupt"
 
 
 def test_fact_upsert_publish_retire(store):
@@ -47,8 +48,8 @@ def test_fact_upsert_publish_retire(store):
     fact = store.set_fact_status("f1", "published", by="editor")
     assert fact["verified_by"] == "editor" and fact["verified_at"]
     assert [f["id"] for f in store.published_facts()] == ["f1"]
-    assert store.upsert_fact({**FACT, "claim": "sold"}, "published", "tester") is False
-    assert store.get_fact("f1")["claim"] == "sold"
+    assert store.upsert_fact({**FACT, "claim_en": "sold"}, "published", "tester") is False
+    assert store.get_fact("f1")["claim_en"] == "sold"
     store.set_fact_status("f1", "retired")
     assert store.published_facts() == []
     with pytest.raises(NotFound):

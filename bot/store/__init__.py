@@ -18,9 +18,17 @@ from bot.store import migrations
 from bot.store.base import NotFound, now
 from bot.store.cases import PRIORITY_ORDER, CaseStore, Ticket
 from bot.store.channels import DELIVERY_RANK, INBOUND_STATUSES, OUTGOING_STATUSES, ChannelStore
-from bot.store.content import FACT_FIELDS, FACT_STATUSES, FAQ_FIELDS, VERDICTS, ContentStore
+from bot.store.content import (
+    BRAND_STATUSES,
+    FACT_FIELDS,
+    FACT_STATUSES,
+    FAQ_FIELDS,
+    VERDICTS,
+    ContentStore,
+)
 
 __all__ = [
+    "BRAND_STATUSES",
     "DELIVERY_RANK",
     "FACT_FIELDS",
     "FACT_STATUSES",

@@ -207,12 +207,109 @@ def _0005_channels(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0006_fact_claims_variants_brands(db: sqlite_utils.Database) -> None:
+    """Facts state their claim in both languages; wordings confirmed for a claim; brands.
+
+    `claim` becomes `claim_en` and `claim_tr` joins it (empty for facts imported
+    before; the import requires it from now on). `claim_variants` holds customers'
+    wordings that a person confirmed mean a fact's claim (the matcher reads them as
+    more ways to say it); they bump the content revision like facts do. `brands`
+    holds editors' changes to the list of other companies the bot must not speak
+    for: a name added, or a name of the seed list (data/brands.csv) removed.
+    """
+    db.execute("alter table facts rename column claim to claim_en")
+    db.execute("alter table facts add column claim_tr text not null default ''")
+    db["claim_variants"].create(
+        {
+            "id": int,
+            "fact_id": str,
+            "text": str,
+            "normalized": str,
+            "language": str,
+            "rumour_id": int,
+            "added_by": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"fact_id", "text", "normalized", "created_at"},
+        foreign_keys=[("fact_id", "facts", "id")],
+    )
+    db["claim_variants"].create_index(["fact_id", "normalized"], unique=True)
+    for event in ("insert", "update", "delete"):
+        db.execute(
+            f"create trigger claim_variants_{event}_revision after {event} on claim_variants"
+            " begin update content_revision set revision = revision + 1 where id = 1; end"
+        )
+    db["brands"].create(
+        {
+            "normalized": str,
+            "name": str,
+            "sector": str,
+            "status": str,
+            "changed_by": str,
+            "changed_at": str,
+        },
+        pk="normalized",
+        not_null={"name", "status", "changed_at"},
+    )
+
+
+def _0008_rumour_groups(db: sqlite_utils.Database) -> None:
+    """Open rumours become groups of wordings with the same meaning, with suggested facts.
+
+    A row of `rumours` is now a group: its `text` is the first wording, its askers
+    are `rumour_askers`. `rumour_wordings` holds every distinct wording (normalised
+    text unique) with its count and sentence vector (float32 bytes, for grouping the
+    next wording). `rumour_suggestions` holds the facts the matcher found close but
+    not sure enough, with the best score seen; a person confirms or rejects them.
+    """
+    db["rumour_wordings"].create(
+        {
+            "id": int,
+            "rumour_id": int,
+            "text": str,
+            "normalized": str,
+            "language": str,
+            "ask_count": int,
+            "first_seen": str,
+            "last_seen": str,
+            "vector": bytes,
+        },
+        pk="id",
+        not_null={"rumour_id", "text", "normalized", "ask_count"},
+        foreign_keys=[("rumour_id", "rumours", "id")],
+    )
+    db["rumour_wordings"].create_index(["normalized"], unique=True)
+    db["rumour_wordings"].create_index(["rumour_id"])
+    db.execute(
+        "insert into rumour_wordings"
+        " (rumour_id, text, normalized, language, ask_count, first_seen, last_seen)"
+        " select id, text, normalized, language, ask_count, first_seen, last_seen from rumours"
+    )
+    db["rumour_suggestions"].create(
+        {
+            "rumour_id": int,
+            "fact_id": str,
+            "score": float,
+            "status": str,
+            "updated_at": str,
+            "updated_by": str,
+        },
+        pk=("rumour_id", "fact_id"),
+        not_null={"score", "status", "updated_at"},
+        foreign_keys=[("rumour_id", "rumours", "id"), ("fact_id", "facts", "id")],
+    )
+    db["rumour_suggestions"].create_index(["status"])
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
     ("0003_tickets_handoffs_feedback", _0003_tickets_handoffs_feedback),
     ("0004_content_revision", _0004_content_revision),
     ("0005_channels", _0005_channels),
+    ("0006_fact_claims_variants_brands", _0006_fact_claims_variants_brands),
+    ("0008_rumour_groups", _0008_rumour_groups),
 ]
 
 
