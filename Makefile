@@ -15,8 +15,9 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 # Rasa would otherwise send telemetry and crash reports to the internet.
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
-export ACTIONS_PORT ?= 5055
-export RASA_PORT ?= 5005
+# crisisdesk's own settings (ports, tokens...) are never sourced or exported here:
+# bot/launch.py and bot/config.py read the environment first and fill only the
+# names it does not set from .env, so `TWILIO_AUTH_TOKEN=... make run` wins.
 
 .PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean
 
@@ -54,21 +55,16 @@ $(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_INPUTS)
 train: $(MODEL) ## train the model when data, domain or config changed
 
 run: setup $(MODEL) ## start the Rasa server and the action server (Ctrl-C stops both)
-	@set -a; source .env; set +a; \
-	echo; echo "crisisdesk is starting (the Rasa server takes ~20 s to load):"; \
-	echo "  talk to the bot:  curl -s localhost:$${RASA_PORT:-5005}/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"merhaba\"}'"; \
-	echo "  Rasa HTTP API:    http://localhost:$${RASA_PORT:-5005} (token in .env)"; \
-	echo "  action server:    http://localhost:$${ACTIONS_PORT:-5055}"; \
-	echo "  channels (WhatsApp and Telegram are on when their settings are in .env):"; \
-	$(BIN)/crisisdesk channels | sed 's/^/    /'; \
-	echo "  handoff queue:    $(BIN)/crisisdesk handoffs list"; echo; \
-	exec $(BIN)/honcho start -f Procfile
+	@$(PY) -m bot.launch check
+	@$(BIN)/crisisdesk channels | sed 's/^/    /'
+	@echo "  handoff queue:    $(BIN)/crisisdesk handoffs list"; echo
+	@# --env /dev/null: honcho would otherwise load .env over the environment.
+	@exec $(BIN)/honcho start -f Procfile --env /dev/null
 
 shell: setup $(MODEL) ## chat with the bot in the terminal (starts the action server too)
-	@set -a; source .env; set +a; \
-	$(RASA) run actions --actions actions --port $${ACTIONS_PORT:-5055} >var/actions-shell.log 2>&1 & \
+	@$(PY) -m bot.launch actions >var/actions-shell.log 2>&1 & \
 	trap "kill $$! 2>/dev/null" EXIT; \
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+	$(PY) -m bot.launch shell
 
 validate: $(INSTALLED) ## check training data and domain (rasa data validate)
 	$(PY) scripts/validate.py

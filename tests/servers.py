@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Dict, Iterator
 
 import requests
+
+from bot.rasa_api import auth_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -25,14 +28,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    """Polls `url` until it answers 200; fails with the server's log if it dies."""
+def wait_until_up(
+    url: str, process: subprocess.Popen, log: Path, timeout: float = 180, secret: str = ""
+) -> None:
+    """Polls `url` until it answers 200; fails with the server's log if it dies.
+
+    With `secret`, each poll carries a JWT signed with it (Rasa's HTTP API).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, headers=auth_headers(secret), timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -62,10 +70,10 @@ class Bot:
         return response.json()
 
     def tracker(self, sender: str) -> dict:
-        """The conversation's tracker from the HTTP API."""
+        """The conversation's tracker from the HTTP API (JWT signed with the token)."""
         response = requests.get(
             f"{self.rasa_url}/conversations/{sender}/tracker",
-            params={"token": self.token},
+            headers=auth_headers(self.token),
             timeout=10,
         )
         response.raise_for_status()
@@ -105,6 +113,9 @@ def running_bot(
 ) -> Iterator[Bot]:
     """Starts the action server and the Rasa server; stops both afterwards.
 
+    Both start as `make run` starts them, through `bot/launch.py`, so the token
+    is never on a command line; each run gets a fresh random RASA_TOKEN.
+
     `extra_env` is added to both servers' environment (e.g. channel settings);
     `credentials` replaces the project's credentials.yml (which channels are loaded).
     """
@@ -112,7 +123,7 @@ def running_bot(
         raise RuntimeError(f"no trained model at {model}: run `make train` first")
     workdir.mkdir(parents=True, exist_ok=True)
     rasa_port, actions_port = free_port(), free_port()
-    token = "test-token"
+    token = secrets.token_hex(16)
     db_path = db_path or workdir / "crisisdesk.db"
     env = {
         **os.environ,
@@ -146,15 +157,7 @@ def running_bot(
         if with_actions:
             log = workdir / "actions.log"
             actions = _spawn(
-                [
-                    str(BIN / "rasa"),
-                    "run",
-                    "actions",
-                    "--actions",
-                    "actions",
-                    "--port",
-                    str(actions_port),
-                ],
+                [sys.executable, "-m", "bot.launch", "actions", "--port", str(actions_port)],
                 env,
                 log,
             )
@@ -162,11 +165,10 @@ def running_bot(
         log = workdir / "rasa.log"
         rasa = _spawn(
             [
-                str(BIN / "rasa"),
-                "run",
-                "--enable-api",
-                "--auth-token",
-                token,
+                sys.executable,
+                "-m",
+                "bot.launch",
+                "rasa",
                 "--port",
                 str(rasa_port),
                 "--model",
@@ -185,7 +187,7 @@ def running_bot(
             wait_until_up(
                 f"http://127.0.0.1:{actions_port}/health", actions, workdir / "actions.log"
             )
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, log)
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/status", rasa, log, secret=token)
         pids = {"rasa": rasa.pid}
         if with_actions:
             pids["actions"] = processes[0].pid
