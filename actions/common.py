@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
@@ -41,18 +42,31 @@ def use_store(new: Store | None) -> None:
     _store, _knowledge = new, None
 
 
-def is_payload(text: str | None) -> bool:
-    """True for a button payload such as "/affirm" rather than typed text."""
-    return bool(text) and text.startswith("/")  # type: ignore[union-attr]
+# A payload as Rasa reads it: "/intent" with optional "@confidence" and slot JSON.
+_PAYLOAD = re.compile(r"^/[^\s{}@]+(?:@[\d.]+)?(?:\{.*\})?$", re.DOTALL)
+# Where the channel pipeline (bot/channels/pipeline.py) says how a message came.
+PIPELINE_METADATA = "crisisdesk"
+
+
+def is_payload(event: Dict[str, Any]) -> bool:
+    """True when a user event is a pressed button, not something the customer typed.
+
+    The channels say so in the message metadata (only a payload the bot offered
+    passes as one; typed text reaches Rasa without its slash). A message that came
+    some other way (Rasa's HTTP API) is a payload only in Rasa's own syntax:
+    "/kuzey sut iflas mi" is text.
+    """
+    marked = (event.get("metadata") or {}).get(PIPELINE_METADATA)
+    if isinstance(marked, dict) and "payload" in marked:
+        return bool(marked["payload"])
+    return bool(_PAYLOAD.match((event.get("text") or "").strip()))
 
 
 def customer_text(tracker: Tracker) -> str:
     """What the customer last typed; a pressed button points back to that text."""
     for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            text = event.get("text") or ""
-            if not is_payload(text):
-                return text
+        if event.get("event") == "user" and not is_payload(event):
+            return event.get("text") or ""
     return ""
 
 

@@ -30,8 +30,9 @@ import random
 import time
 from typing import Any, Callable, Dict, Mapping, Protocol
 
-from bot.privacy import mask
+from bot.privacy import mask, scrub
 from bot.store import Store
+from bot.store.aio import AsyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,9 @@ class Outbox:
     """Writes outgoing messages to the store and delivers them through channel senders.
 
     Args:
-        store: where messages are kept (its own connection; the outbox runs in one
-            event loop).
+        store: where messages are kept; every call runs in a thread pool (a `Store`
+            is wrapped in an `AsyncStore` on the same file), so a locked database
+            never stops the event loop.
         senders: one `Sender` per channel name ("whatsapp", "telegram").
         max_attempts: attempts before a message is marked failed.
         base_delay: seconds before the first retry; doubles with every attempt.
@@ -95,7 +97,7 @@ class Outbox:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | AsyncStore,
         senders: Mapping[str, Sender],
         *,
         max_attempts: int = 20,
@@ -108,7 +110,7 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self.store = store
+        self.store = AsyncStore.of(store)
         self.senders = dict(senders)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -125,7 +127,7 @@ class Outbox:
 
     # -- writing ---------------------------------------------------------------------
 
-    def enqueue(
+    async def enqueue(
         self,
         channel: str,
         recipient: str,
@@ -143,7 +145,7 @@ class Outbox:
         """
         if channel not in self.senders:
             raise ValueError(f"no sender for channel {channel!r}")
-        outgoing_id = self.store.enqueue_outgoing(channel, recipient, message, answers)
+        outgoing_id = await self.store.enqueue_outgoing(channel, recipient, message, answers)
         self.wake()
         return outgoing_id
 
@@ -172,7 +174,7 @@ class Outbox:
         messages strictly in order; a recipient already being served is not
         served twice.
         """
-        due = self.store.due_recipients(self.clock(), list(self.senders))
+        due = await self.store.due_recipients(self.clock(), list(self.senders))
         drains = [self._drain_task(channel, recipient) for channel, recipient in due]
         return sum(await asyncio.gather(*drains))
 
@@ -195,11 +197,11 @@ class Outbox:
         sent = 0
         async with self._limit:
             while True:
-                row = self.store.oldest_pending(channel, recipient)
+                row = await self.store.oldest_pending(channel, recipient)
                 at = self.clock()
                 if row is None or row["next_attempt_at"] > at:
                     return sent
-                if not self.store.claim_outgoing(row["id"], at, at + self.lease):
+                if not await self.store.claim_outgoing(row["id"], at, at + self.lease):
                     return sent
                 outcome = await self._attempt(row)
                 if outcome == "retry":
@@ -210,8 +212,8 @@ class Outbox:
         """One attempt at one claimed message: "sent", "failed" (for good) or "retry"."""
         outgoing_id, channel, recipient = row["id"], row["channel"], row["recipient"]
         attempts = int(row["attempts"]) + 1
-        if row["answers"] is None and self.store.is_opted_out(channel, recipient):
-            self.store.mark_failed(outgoing_id, "opted out")
+        if row["answers"] is None and await self.store.is_opted_out(channel, recipient):
+            await self.store.mark_failed(outgoing_id, "opted out")
             logger.info("outbox %s: %s opted out, not sent", outgoing_id, mask(recipient))
             return "failed"
         try:
@@ -219,18 +221,25 @@ class Outbox:
                 self.senders[channel].send(recipient, json.loads(row["payload"])), self.send_timeout
             )
         except PermanentFailure as problem:
-            self.store.mark_failed(outgoing_id, f"permanent: {problem}")
+            await self.store.mark_failed(outgoing_id, f"permanent: {scrub(str(problem))}")
             logger.error(
-                "outbox %s to %s refused for good: %s", outgoing_id, mask(recipient), problem
+                "outbox %s to %s refused for good: %s",
+                outgoing_id,
+                mask(recipient),
+                scrub(str(problem)),
             )
             return "failed"
         except (TemporaryFailure, asyncio.TimeoutError, OSError) as problem:
             retry_after = getattr(problem, "retry_after", None)
-            return self._retry_or_fail(outgoing_id, recipient, attempts, repr(problem), retry_after)
+            return await self._retry_or_fail(
+                outgoing_id, recipient, attempts, scrub(repr(problem)), retry_after
+            )
         except Exception as problem:  # a bug in a sender must not stop the outbox
             logger.exception("outbox %s: sender %s crashed", outgoing_id, channel)
-            return self._retry_or_fail(outgoing_id, recipient, attempts, repr(problem), None)
-        if self.store.mark_sent(outgoing_id, provider_id):
+            return await self._retry_or_fail(
+                outgoing_id, recipient, attempts, scrub(repr(problem)), None
+            )
+        if await self.store.mark_sent(outgoing_id, provider_id):
             logger.info(
                 "outbox %s sent to %s (%s, attempt %s)",
                 outgoing_id,
@@ -240,7 +249,7 @@ class Outbox:
             )
         return "sent"
 
-    def _retry_or_fail(
+    async def _retry_or_fail(
         self,
         outgoing_id: int,
         recipient: str,
@@ -250,7 +259,7 @@ class Outbox:
     ) -> str:
         """Schedules the next attempt ("retry"), or gives up after the last one ("failed")."""
         if attempts >= self.max_attempts:
-            self.store.mark_failed(outgoing_id, f"gave up after {attempts} attempts: {error}")
+            await self.store.mark_failed(outgoing_id, f"gave up after {attempts} attempts: {error}")
             logger.error(
                 "outbox %s to %s failed after %s attempts: %s",
                 outgoing_id,
@@ -260,7 +269,7 @@ class Outbox:
             )
             return "failed"
         delay = self.retry_delay(attempts, retry_after)
-        self.store.mark_retry(outgoing_id, self.clock() + delay, error)
+        await self.store.mark_retry(outgoing_id, self.clock() + delay, error)
         logger.warning(
             "outbox %s to %s: attempt %s failed (%s), next in %.1f s",
             outgoing_id,
@@ -300,9 +309,9 @@ class Outbox:
             self._wakeup.clear()
             try:
                 channels = list(self.senders)
-                for channel, recipient in self.store.due_recipients(self.clock(), channels):
+                for channel, recipient in await self.store.due_recipients(self.clock(), channels):
                     self._drain_task(channel, recipient)
-                due = self.store.next_due_at(channels)
+                due = await self.store.next_due_at(channels)
             except Exception:  # e.g. the database is locked; the next round tries again
                 logger.exception("outbox delivery round failed")
                 due = None

@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Callable, Iterator, List
 
 import pytest
 
-from bot.channels.whatsapp import TwilioSender
+from bot.channels.twilio import TwilioSender
 from bot.cli import channel_status, main
 from bot.config import Settings
 from bot.outbox import Outbox
@@ -75,9 +75,11 @@ def bodies(fake: FakeTwilio, recipient: str) -> List[str]:
 # -- store ---------------------------------------------------------------------------
 
 
-def test_channel_tables_come_from_a_new_migration(store):
-    assert MIGRATIONS[-1][0] == "0005_channels"
-    assert {"outbox", "inbound_messages", "opt_outs", "offered_choices"} <= set(
+def test_channel_tables_come_from_their_migrations(store):
+    names = [name for name, _ in MIGRATIONS]
+    assert {"0005_channels", "0007_offered_payloads"} <= set(names)
+    assert names == sorted(names)
+    assert {"outbox", "inbound_messages", "opt_outs", "offered_choices", "offered_payloads"} <= set(
         store.db.table_names()
     )
 
@@ -145,7 +147,9 @@ def test_delivery_reports_never_move_a_message_back(store):
 
 async def test_messages_go_out_in_order_with_the_provider_id(store, fake, clock, make_outbox):
     outbox = make_outbox(clock)
-    ids = [outbox.enqueue("whatsapp", ANA, {"text": f"part {i}"}, answers="SMin") for i in (1, 2)]
+    ids = [
+        await outbox.enqueue("whatsapp", ANA, {"text": f"part {i}"}, answers="SMin") for i in (1, 2)
+    ]
     assert await outbox.deliver_due() == 2
     assert bodies(fake, ANA) == ["part 1", "part 2"]
     sent = fake.messages_to(ANA)
@@ -168,7 +172,7 @@ def test_backoff_is_exponential_capped_and_jittered(clock, make_outbox):
 async def test_500_then_200_sends_exactly_once_after_backoff(store, fake, clock, make_outbox):
     outbox = make_outbox(clock)
     fake.fail_next(2, 500)
-    outgoing = outbox.enqueue("whatsapp", ANA, {"text": "hello"}, answers="SMin")
+    outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "hello"}, answers="SMin")
     assert await outbox.deliver_due() == 0
     row = store.get_outgoing(outgoing)
     assert (row["status"], row["attempts"]) == ("pending", 1)
@@ -191,9 +195,11 @@ async def test_a_failing_message_holds_back_later_ones_to_the_same_recipient_onl
 ):
     outbox = make_outbox(clock)
     fake.fail_next(1, 503)
-    outbox.enqueue("whatsapp", ANA, {"text": "first"}, answers="SM1")
-    outbox.enqueue("whatsapp", ANA, {"text": "second"}, answers="SM1")
-    outbox.enqueue("whatsapp", BORA, {"text": "other"}, answers="SM2")
+    await outbox.enqueue("whatsapp", ANA, {"text": "first"}, answers="SM1")
+    await outbox.enqueue("whatsapp", ANA, {"text": "second"}, answers="SM1")
+    await outbox.deliver_due()
+    assert bodies(fake, ANA) == []
+    await outbox.enqueue("whatsapp", BORA, {"text": "other"}, answers="SM2")
     await outbox.deliver_due()
     assert bodies(fake, ANA) == [] and bodies(fake, BORA) == ["other"]
     clock.now += 10
@@ -204,7 +210,7 @@ async def test_a_failing_message_holds_back_later_ones_to_the_same_recipient_onl
 async def test_429_waits_at_least_retry_after(store, fake, clock, make_outbox):
     outbox = make_outbox(clock)
     fake.fail_next(1, 429, retry_after="30")
-    outgoing = outbox.enqueue("whatsapp", ANA, {"text": "x"}, answers="SM1")
+    outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "x"}, answers="SM1")
     await outbox.deliver_due()
     assert store.get_outgoing(outgoing)["next_attempt_at"] == clock.now + 30
 
@@ -212,7 +218,7 @@ async def test_429_waits_at_least_retry_after(store, fake, clock, make_outbox):
 async def test_provider_down_then_back(store, fake, clock, make_outbox):
     outbox = make_outbox(clock)
     fake.down()
-    outgoing = outbox.enqueue("whatsapp", ANA, {"text": "still here"}, answers="SM1")
+    outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "still here"}, answers="SM1")
     await outbox.deliver_due()
     clock.now += 10
     await outbox.deliver_due()
@@ -228,7 +234,7 @@ async def test_provider_down_then_back(store, fake, clock, make_outbox):
 async def test_a_timeout_is_retried(store, fake, clock, make_outbox):
     outbox = make_outbox(clock, send_timeout=0.3)
     fake.stall_next(1, 1.0)
-    outgoing = outbox.enqueue("whatsapp", ANA, {"text": "slow"}, answers="SM1")
+    outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "slow"}, answers="SM1")
     await outbox.deliver_due()
     assert "TimeoutError" in store.get_outgoing(outgoing)["last_error"]
     clock.now += 10
@@ -240,7 +246,7 @@ async def test_a_timeout_is_retried(store, fake, clock, make_outbox):
 async def test_gives_up_after_max_attempts_and_keeps_the_message(store, fake, clock, make_outbox):
     outbox = make_outbox(clock, max_attempts=3)
     fake.fail_next(3, 500)
-    outgoing = outbox.enqueue("whatsapp", ANA, {"text": "x"}, answers="SM1")
+    outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "x"}, answers="SM1")
     for _ in range(5):
         await outbox.deliver_due()
         clock.now += 100
@@ -255,7 +261,7 @@ async def test_gives_up_after_max_attempts_and_keeps_the_message(store, fake, cl
 
 async def test_a_refusal_fails_at_once(store, fake, clock, make_outbox):
     outbox = make_outbox(clock, auth_token="wrong")
-    outgoing = outbox.enqueue("whatsapp", ANA, {"text": "x"}, answers="SM1")
+    outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "x"}, answers="SM1")
     await outbox.deliver_due()
     row = store.get_outgoing(outgoing)
     assert (row["status"], row["attempts"]) == ("failed", 1)
@@ -267,8 +273,8 @@ async def test_proactive_messages_respect_opt_outs_replies_do_not_need_to(
 ):
     outbox = make_outbox(clock)
     store.opt_out("whatsapp", ANA)
-    proactive = outbox.enqueue("whatsapp", ANA, {"text": "update"})
-    reply = outbox.enqueue("whatsapp", ANA, {"text": "answer"}, answers="SM9")
+    proactive = await outbox.enqueue("whatsapp", ANA, {"text": "update"})
+    reply = await outbox.enqueue("whatsapp", ANA, {"text": "answer"}, answers="SM9")
     await outbox.deliver_due()
     assert bodies(fake, ANA) == ["answer"]
     assert (store.get_outgoing(proactive)["status"], store.get_outgoing(reply)["status"]) == (
@@ -280,25 +286,41 @@ async def test_proactive_messages_respect_opt_outs_replies_do_not_need_to(
 
 async def test_an_unknown_channel_is_refused_when_enqueueing(store, fake, clock, make_outbox):
     with pytest.raises(ValueError):
-        make_outbox(clock).enqueue("telegram", "telegram:1", {"text": "x"})
+        await make_outbox(clock).enqueue("telegram", "telegram:1", {"text": "x"})
 
 
-async def test_background_loop_delivers_when_the_provider_comes_back(store, fake, make_outbox):
-    outbox = make_outbox(time.time, base_delay=0.05, max_delay=0.2, max_attempts=100)
+async def eventually(condition: Callable[[], object], what: str, timeout: float = 10) -> None:
+    """Waits (without blocking the loop) until `condition()` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def test_background_loop_delivers_when_the_provider_comes_back(
+    store, fake, clock, make_outbox
+):
+    outbox = make_outbox(clock, base_delay=30.0, max_delay=60.0, max_attempts=100)
     outbox.start()
     try:
         fake.down()
-        outbox.enqueue("whatsapp", ANA, {"text": "queued while down"}, answers="SM1")
-        await asyncio.sleep(0.5)
-        [row] = store.list_outgoing()
-        assert row["status"] == "pending" and row["attempts"] >= 2
+        outgoing = await outbox.enqueue("whatsapp", ANA, {"text": "queued while down"}, "SM1")
+        await eventually(lambda: store.get_outgoing(outgoing)["attempts"] == 1, "one attempt")
+        row = store.get_outgoing(outgoing)
+        assert row["status"] == "pending" and row["next_attempt_at"] == clock.now + 30.0
         fake.up()
-        for _ in range(50):
-            if store.list_outgoing("sent"):
-                break
-            await asyncio.sleep(0.05)
+        clock.now += 29.0  # not due yet: the loop waits
+        outbox.wake()
+        await eventually(lambda: not outbox._wakeup.is_set(), "the loop to look again")
+        assert store.get_outgoing(outgoing)["attempts"] == 1 and fake.sent == []
+        clock.now += 1.0
+        outbox.wake()
+        await eventually(lambda: store.get_outgoing(outgoing)["status"] == "sent", "sent")
         assert bodies(fake, ANA) == ["queued while down"]
-        await asyncio.sleep(0.3)
+        assert store.get_outgoing(outgoing)["attempts"] == 2
+        await outbox.deliver_due()  # nothing is due any more: nothing is sent again
         assert len(fake.sent) == 1
     finally:
         await outbox.stop()

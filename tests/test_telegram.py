@@ -31,7 +31,6 @@ from bot.channels.telegram import (
     outgoing_messages,
     read_update,
     secret_ok,
-    typed_text,
 )
 from bot.config import Settings
 from bot.facts import import_facts, import_faqs
@@ -206,19 +205,18 @@ def test_long_text_is_split_with_buttons_on_the_last_piece():
 
 
 @pytest.mark.parametrize(
-    "typed, meant",
+    "typed, kind, text",
     [
-        ("/start", "/start"),
-        ("/start@crisisdesk_test_bot", "/start"),
-        ("/start campaign-42", "/start"),
-        ("/stop", "stop"),
-        ("/help siparisim nerede", "help siparisim nerede"),
-        ("/affirm", "affirm"),
-        ("  siparisim nerede ", "siparisim nerede"),
+        ("/start", "start", "/start"),
+        ("/start@crisisdesk_test_bot", "start", "/start"),
+        ("/start campaign-42", "start", "/start"),
+        ("/stop", "text", "/stop"),
+        ("  siparisim nerede ", "text", "siparisim nerede"),
     ],
 )
-def test_typed_commands_are_words_except_start(typed, meant):
-    assert typed_text(typed) == meant
+def test_start_is_the_only_command_telegram_reads(typed, kind, text):
+    incoming = read_update(parse(text_update(777, typed)))
+    assert (incoming.kind, incoming.text) == (kind, text)
 
 
 def test_text_update_is_read_with_the_chat_as_conversation():
@@ -228,10 +226,14 @@ def test_text_update_is_read_with_the_chat_as_conversation():
     assert (incoming.text, incoming.media, incoming.language_code) == ("merhaba", [], "tr")
 
 
-def test_callback_query_is_read_as_its_payload():
+def test_callback_query_is_read_as_a_button_press():
     incoming = read_update(parse(callback_update(777, "/affirm")))
     assert incoming is not None
-    assert (incoming.sender_id, incoming.text) == ("telegram:777", "/affirm")
+    assert (incoming.sender_id, incoming.text, incoming.kind) == (
+        "telegram:777",
+        "/affirm",
+        "button",
+    )
     assert incoming.callback_query_id.startswith("cbq-")
 
 
@@ -330,7 +332,7 @@ async def test_sender_with_api_down_fails_temporarily(fake):
 async def test_outbox_delivers_exactly_once_after_500s(fake, store):
     fake.fail_next("sendMessage", 500, times=2)
     outbox = Outbox(store, {"telegram": _sender(fake)}, base_delay=0.01, max_delay=0.05)
-    outgoing = outbox.enqueue("telegram", "telegram:777", {"text": "Merhaba"}, answers="1")
+    outgoing = await outbox.enqueue("telegram", "telegram:777", {"text": "Merhaba"}, answers="1")
     for _ in range(50):
         await outbox.deliver_due()
         if store.get_outgoing(outgoing)["status"] == "sent":

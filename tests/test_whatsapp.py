@@ -19,11 +19,10 @@ from typing import Callable, Iterator, List
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.channels.common import split_text, utf16_len
-from bot.channels.whatsapp import (
+from bot.channels.common import keyword, split_text, utf16_len
+from bot.channels.twilio import (
     MAX_CHARS,
     chosen_payload,
-    keyword,
     signed_form,
     whatsapp_address,
     with_numbered_options,

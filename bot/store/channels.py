@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, Dict, List, Sequence
 
 from bot.store.base import Area, NotFound, now
 
 OUTGOING_STATUSES = ("pending", "sent", "failed")
 INBOUND_STATUSES = ("received", "processed", "failed")
+INBOUND_KINDS = ("text", "button", "start")
+# Offers (the buttons of one bot message) kept per conversation; older ones lapse.
+KEPT_OFFERS = 5
 # Provider delivery reports, in the order they can happen; failures are final.
 DELIVERY_RANK = {
     "accepted": 0,
@@ -199,19 +203,26 @@ class ChannelStore(Area):
         sender: str,
         body: str,
         media: Sequence[Dict[str, Any]] = (),
+        kind: str = "text",
     ) -> bool:
-        """Remembers an incoming message; False when its id was seen before (a retry)."""
+        """Remembers an incoming message; False when its id was seen before (a retry).
+
+        `kind` is how it came: typed (`text`), a button press (`button`) or a
+        channel command (`start`).
+        """
+        assert kind in INBOUND_KINDS
         with self.db.conn:
             cursor = self.db.execute(
                 "insert or ignore into inbound_messages"
-                " (channel, message_id, sender, body, media, status, received_at)"
-                " values (?, ?, ?, ?, ?, 'received', ?)",
+                " (channel, message_id, sender, body, media, kind, status, received_at)"
+                " values (?, ?, ?, ?, ?, ?, 'received', ?)",
                 [
                     channel,
                     message_id,
                     sender,
                     body,
                     json.dumps(list(media), ensure_ascii=False),
+                    kind,
                     now(),
                 ],
             )
@@ -299,3 +310,52 @@ class ChannelStore(Area):
                 [channel, recipient],
             )
         return list(json.loads(row[0]))
+
+    # -- offered payloads ----------------------------------------------------------------
+
+    def offer_payloads(self, channel: str, recipient: str, payloads: Sequence[str]) -> str:
+        """Remembers the button payloads of one bot message to a conversation; returns the offer.
+
+        Only the newest `KEPT_OFFERS` offers of a conversation are kept.
+        """
+        offer = uuid.uuid4().hex
+        at = now()
+        with self.db.conn:
+            self.db.conn.executemany(
+                "insert into offered_payloads (channel, recipient, offer, payload, offered_at)"
+                " values (?, ?, ?, ?, ?)",
+                [(channel, recipient, offer, payload, at) for payload in dict.fromkeys(payloads)],
+            )
+            self.db.execute(
+                "delete from offered_payloads where channel = ? and recipient = ?"
+                " and offer not in (select offer from offered_payloads"
+                " where channel = ? and recipient = ? group by offer"
+                " order by max(id) desc limit ?)",
+                [channel, recipient, channel, recipient, KEPT_OFFERS],
+            )
+        return offer
+
+    def take_payload(self, channel: str, recipient: str, payload: str) -> bool:
+        """Uses an offered payload: True once, when it was offered to this conversation.
+
+        The whole offer it came with is used up with it (a question is answered once).
+        """
+        with self.db.conn:
+            row = self.db.execute(
+                "select offer from offered_payloads"
+                " where channel = ? and recipient = ? and payload = ? order by id desc limit 1",
+                [channel, recipient, payload],
+            ).fetchone()
+            if row is None:
+                return False
+            cursor = self.db.execute("delete from offered_payloads where offer = ?", [row[0]])
+        return cursor.rowcount > 0
+
+    def offered_payloads(self, channel: str, recipient: str) -> List[str]:
+        """The payloads a conversation may still use, newest first."""
+        rows = self.db.execute(
+            "select payload from offered_payloads where channel = ? and recipient = ?"
+            " order by id desc",
+            [channel, recipient],
+        ).fetchall()
+        return [row[0] for row in rows]

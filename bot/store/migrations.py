@@ -254,6 +254,33 @@ def _0006_fact_claims_variants_brands(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0007_offered_payloads(db: sqlite_utils.Database) -> None:
+    """Button payloads the bot offered to a conversation, and how an inbound message came.
+
+    Only a payload in `offered_payloads` (offered to that conversation, not used
+    yet) reaches the dialogue as `/intent{...}`; using one removes every payload
+    offered with it (`offer` groups the buttons of one bot message).
+    `inbound_messages.kind` says whether the message was typed (`text`), a button
+    press (`button`) or a channel command (`start`), so that a message resumed
+    after a crash is read the same way.
+    """
+    db["offered_payloads"].create(
+        {
+            "id": int,
+            "channel": str,
+            "recipient": str,
+            "offer": str,
+            "payload": str,
+            "offered_at": str,
+        },
+        pk="id",
+        not_null={"channel", "recipient", "offer", "payload", "offered_at"},
+    )
+    db["offered_payloads"].create_index(["channel", "recipient", "payload"])
+    db["offered_payloads"].create_index(["offer"])
+    db.execute("alter table inbound_messages add column kind text not null default 'text'")
+
+
 def _0008_rumour_groups(db: sqlite_utils.Database) -> None:
     """Open rumours become groups of wordings with the same meaning, with suggested facts.
 
@@ -309,6 +336,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0004_content_revision", _0004_content_revision),
     ("0005_channels", _0005_channels),
     ("0006_fact_claims_variants_brands", _0006_fact_claims_variants_brands),
+    ("0007_offered_payloads", _0007_offered_payloads),
     ("0008_rumour_groups", _0008_rumour_groups),
 ]
 
