@@ -36,14 +36,27 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _LONG_NUMBER = re.compile(r"\+?\d(?:[\s.-]?\d){5,}")
 
 
+# A Telegram bot token ("123456789:AA..."), as it appears in Bot API URLs that
+# an HTTP library's error text quotes.
+_BOT_TOKEN = re.compile(r"(?<!\d)\d{6,}:[A-Za-z0-9_-]{30,}")
+# Secret-looking query parameters (?token=..., &auth_token=..., &secret=...).
+_SECRET_PARAM = re.compile(
+    r"([?&][A-Za-z_]*(?:token|secret|password|key|signature)=)[^&#\s\"']+", re.IGNORECASE
+)
+
+
 def scrub(text: str | None) -> str:
-    """Free text (a provider's error body, say) with e-mail addresses and long numbers masked.
+    """Free text (a provider's error body, say) with secrets, e-mails and long numbers masked.
 
     "To number whatsapp:+905321234567 is invalid" -> "To number whatsapp:+90*******567
     is invalid": a number keeps what `mask` keeps, enough to tell two apart in a
-    log. Short numbers (HTTP codes, error codes such as 63016) stay readable.
+    log. Short numbers (HTTP codes, error codes such as 63016) stay readable. A
+    Telegram bot token becomes "<bot-token>", and the value of a query parameter
+    named like a secret (`token=`, `secret=`, `key=`...) becomes "<hidden>".
     """
     if not text:
         return ""
+    text = _BOT_TOKEN.sub("<bot-token>", text)
+    text = _SECRET_PARAM.sub(r"\1<hidden>", text)
     text = _EMAIL.sub("<e-mail>", text)
     return _LONG_NUMBER.sub(lambda found: mask(found.group(0)), text)

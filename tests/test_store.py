@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from bot.store import NotFound, Store
@@ -75,13 +73,20 @@ def test_ticket_numbers_are_sequential_and_unique(store):
 
 
 def test_hostile_text_is_stored_verbatim(store):
+    schema = sorted(store.db.execute("SELECT type, name, sql FROM sqlite_master").fetchall())
+    earlier = store.create_ticket(
+        sender_id="s", channel="rest", text="earlier", language=None, severity="normal"
+    )
     text = "'); DROP TABLE tickets; -- <script>alert(1)</script>"
     ticket = store.create_ticket(
         sender_id="s", channel="rest", text=text, language=None, severity="normal"
     )
-    assert store.list_tickets()[0]["text"] == text
-    assert ticket.number == "CD-000001"
-    assert "tickets" in store.db.table_names()
+    assert [t["text"] for t in store.list_tickets()] == [text, "earlier"]
+    assert (earlier.number, ticket.number) == ("CD-000001", "CD-000002")
+    # The text ran as no SQL: the schema is byte for byte what it was before.
+    assert sorted(store.db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()) == (
+        schema
+    )
 
 
 def test_one_open_handoff_per_conversation_and_queue_order(store):
@@ -113,6 +118,16 @@ def test_rumour_answered_later_lists_followups(store):
 def test_store_is_safe_to_open_twice(tmp_path):
     a = Store.open(tmp_path / "x.db")
     b = Store.open(tmp_path / "x.db")
-    a.create_ticket(sender_id="s", channel=None, text="t", language=None, severity="normal")
+    # The second open found every migration recorded and applied none again.
+    assert b.migrate() == []
+    assert b.db["_migrations"].count == len(MIGRATIONS)
+    first = a.create_ticket(sender_id="s", channel=None, text="t", language=None, severity="normal")
     assert b.count_tickets("s") == 1
-    assert isinstance(a.db.conn, sqlite3.Connection)
+    second = b.create_ticket(
+        sender_id="s", channel=None, text="u", language=None, severity="normal"
+    )
+    # Each handle sees the other's writes, and numbering continues across them.
+    assert (first.number, second.number) == ("CD-000001", "CD-000002")
+    assert [t["text"] for t in a.list_tickets("s")] == ["u", "t"]
+    a.close()
+    b.close()
