@@ -53,7 +53,7 @@ _COMPANY_WORDS = (
 )
 _CAPITALISED = r"[A-ZÇĞİÖŞÜ][\w&'’.-]*"
 _NAMED_COMPANY = re.compile(
-    rf"((?:{_CAPITALISED}\s+){{0,2}}{_CAPITALISED})\s+(?:{_COMPANY_WORDS})(?=\W|$)",
+    rf"((?:{_CAPITALISED}\s+){{0,2}}{_CAPITALISED})\s+(?i:{_COMPANY_WORDS})(?=\W|$)",
     re.UNICODE,
 )
 # Capitalised words that are not names ("Bu şirket", "Kargo şirketi", "The company").

@@ -251,10 +251,15 @@ def brands_remove(args: argparse.Namespace) -> int:
     """Removes a name from the other brands (an added one or one of the seed list)."""
     store = _store(args)
     key = brand_list.fold_name(" ".join(args.name.split()))
-    if key not in {brand_list.fold_name(name) for name, _ in brand_list.load(store).others}:
+    found = [
+        (name, sector)
+        for name, sector in brand_list.load(store).others
+        if brand_list.fold_name(name) == key
+    ]
+    if not found:
         print(f"{args.name!r} is not in the list of other brands", file=sys.stderr)
         return 2
-    store.set_brand(args.name, "removed", by=args.by)
+    store.set_brand(found[0][0], "removed", sector=found[0][1], by=args.by)
     print(f"brand {' '.join(args.name.split())} removed")
     return 0
 

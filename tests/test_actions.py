@@ -7,11 +7,14 @@ import json
 import pytest
 from rasa_sdk.events import ConversationPaused, SlotSet
 
+import actions.common
 from actions.complaints import ActionLogComplaint
-from actions.facts import ActionAnswerQuestion, ActionAnswerRumour
+from actions.facts import ActionAnswerQuestion, ActionAnswerRumour, utter_fact
 from actions.fallback import ActionFallback
 from actions.feedback import ActionYesNo
 from actions.handoff import ActionHandoff, ActionHandoffClosed
+from bot.answers import Knowledge
+from bot.channels.common import DomainResponses
 from tests.conftest import bot_event, make_tracker, user_event
 
 
@@ -98,6 +101,165 @@ async def test_button_payload_uses_the_text_the_customer_typed(action_store, dis
     assert (
         dispatcher.messages[0]["answer"] == action_store.get_fact("kuzey-kart-breach")["answer_tr"]
     )
+
+
+def rendered(message, language):
+    """The text the customer reads: the domain variant for `language`, filled in."""
+    template = DomainResponses().render(message["response"], language)["text"]
+    return template.format(**message)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "fact_id", "opening"),
+    [
+        (
+            "sutunuzde camasir suyu yok degil mi",
+            "tr",
+            "bleach-in-milk",
+            "❌ Yanlış: “Kuzey Süt sütünde plastik, çamaşır suyu veya kostik soda var”"
+            " iddiası doğru değil.",
+        ),
+        (
+            "you are NOT laying off 500 workers, right?",
+            "en",
+            "layoffs-500",
+            "❌ False: the claim that Kuzey Süt is laying off 500 workers.",
+        ),
+        (
+            "kuzey sut iflas etmiyor degil mi",
+            "tr",
+            "bankruptcy",
+            "❌ Yanlış: “Kuzey Süt iflas ediyor ve şirket satılıyor” iddiası doğru değil.",
+        ),
+        (
+            "there is no hormones in your milk, right?",
+            "en",
+            "hormones-antibiotics",
+            "❌ False: the claim that Kuzey Süt milk contains hormones and antibiotics.",
+        ),
+    ],
+)
+async def test_a_negated_claim_is_answered_with_the_claim_named(
+    action_store, dispatcher, domain, text, language, fact_id, opening
+):
+    tracker = make_tracker(text, "rumour", language=language)
+    events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", f"fact:{fact_id}")]
+    [message] = dispatcher.messages
+    assert rendered(message, language).startswith(opening + "\n\n")
+
+
+@pytest.mark.parametrize(
+    ("fact_id", "language", "opening"),
+    [
+        (
+            "yogurt-recall-l2311",
+            "en",
+            "✅ True: the claim that Kuzey Süt is recalling a batch of its yogurt because"
+            " something dangerous was found inside is correct.",
+        ),
+        ("yogurt-recall-l2311", "tr", "✅ Doğru: “Kuzey Süt, içinde tehlikeli bir şey"),
+        (
+            "cheese-worms-video",
+            "en",
+            "⚠️ Misleading: the claim that a viral video shows worms in Kuzey Süt cheese.",
+        ),
+        ("cheese-worms-video", "tr", "⚠️ Yanıltıcı: “Viral bir video Kuzey Süt peynirinde"),
+        (
+            "kuzey-kart-breach",
+            "en",
+            "🔎 Not verified yet: we are investigating the claim that the Kuzey Kart app was"
+            " hacked",
+        ),
+        ("kuzey-kart-breach", "tr", "🔎 Henüz doğrulanmadı: “Kuzey Kart uygulaması hacklendi;"),
+        (
+            "layoffs-500",
+            None,
+            "❌ Yanlış: “Kuzey Süt 500 çalışanını işten çıkarıyor” iddiası doğru değil. / False:"
+            " the claim that Kuzey Süt is laying off 500 workers.",
+        ),
+    ],
+)
+def test_every_verdict_names_the_claim_in_the_language(
+    action_store, dispatcher, fact_id, language, opening
+):
+    utter_fact(dispatcher, action_store.get_fact(fact_id), language)
+    [message] = dispatcher.messages
+    assert rendered(message, language).startswith(opening)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "other", "action"),
+    [
+        ("danone is recalling yogurt with metal pieces", "en", "Danone", ActionAnswerRumour),
+        (
+            "danone yoğurtlarında metal parça varmış, toplatılıyor",
+            "tr",
+            "Danone",
+            ActionAnswerRumour,
+        ),
+        ("Pınar sütünde çamaşır suyu varmış doğru mu", "tr", "Pınar", ActionAnswerRumour),
+        ("is nestlé milk full of hormones and antibiotics?", "en", "Nestlé", ActionAnswerRumour),
+        ("Anka Holding 500 işçi çıkarıyormuş", "tr", "Anka", ActionAnswerRumour),
+        (
+            "how do I return a danone yogurt and get my money back?",
+            "en",
+            "Danone",
+            ActionAnswerQuestion,
+        ),
+    ],
+)
+async def test_a_claim_about_another_brand_is_not_answered_as_ours(
+    action_store, dispatcher, domain, text, language, other, action
+):
+    tracker = make_tracker(text, "rumour", language=language)
+    events = await run(action(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None)]
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_other_brand"
+    assert (message["our_brand"], message["other_brand"]) == ("Kuzey Süt", other)
+    said = rendered(message, language)
+    assert "Kuzey Süt" in said and other in said
+    assert action_store.list_rumours() == []  # not our open rumour
+
+
+async def test_a_brand_entity_from_the_nlu_counts_as_another_brand(
+    action_store, dispatcher, domain
+):
+    tracker = make_tracker(
+        "their yogurt has metal pieces in it",
+        "rumour",
+        language="en",
+        entities=[{"entity": "brand", "value": "Yoğurtçu Ali"}],
+    )
+    await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["other_brand"] == "Yoğurtçu Ali"
+
+
+async def test_naming_us_and_another_brand_is_answered(action_store, dispatcher, domain):
+    tracker = make_tracker(
+        "kuzey sut de danone gibi 500 isci mi cikariyor", "rumour", language="tr"
+    )
+    events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", "fact:layoffs-500")]
+
+
+async def test_a_close_claim_is_checked_and_queued_with_its_suggestions(
+    action_store, dispatcher, domain, monkeypatch
+):
+    # Between the two thresholds: an answer threshold nothing reaches, so that the
+    # test does not depend on where today's matcher puts this paraphrase.
+    strict = Knowledge(action_store, threshold=1.01, margin=0.05, suggest=0.2)
+    monkeypatch.setattr(actions.common, "_knowledge", strict)
+    text = "fabrikanız yanıp kül olmuş"
+    tracker = make_tracker(text, "rumour", language="tr", sender_id="whatsapp:+905320000009")
+    events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
+    assert events == [SlotSet("pending", None)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
+    [group] = action_store.rumour_groups()
+    assert group["text"] == text and group["askers"] == 1
+    assert group["suggestions"][0][0] == "bursa-factory-fire"
+    assert all(0.2 <= score < 1.01 for _, score in group["suggestions"])
 
 
 # -- complaints ------------------------------------------------------------------------
