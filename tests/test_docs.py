@@ -28,7 +28,7 @@ def test_file_overview_paths_exist():
 def test_cli_commands_in_readme_exist():
     parser = build_parser()
     for group, action in re.findall(r"crisisdesk (\w+) (\w+)", README):
-        assert parser.parse_known_args([group, action, "1"])[0].group == group
+        assert parser.parse_known_args([group, action, "1", "x"])[0].group == group
 
 
 def test_env_example_documents_every_setting():
