@@ -45,7 +45,9 @@ def test_greeting_in_each_language(bot):
 
 def test_rumour_gets_verified_fact_with_source_and_buttons(bot):
     [reply] = bot.say("rumour-tr", "kuzey sut iflas ediyormus dogru mu")
-    assert reply["text"].startswith("❌ Bu iddia doğru değil.")
+    assert reply["text"].startswith(
+        "❌ Yanlış: “Kuzey Süt iflas ediyor ve şirket satılıyor” iddiası doğru değil."
+    )
     assert "https://kuzeysut.example/" in reply["text"]
     assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
     assert texts(bot.say("rumour-tr", "evet"))[0] == "Geri bildiriminiz için teşekkürler!"
