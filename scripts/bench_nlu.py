@@ -1,7 +1,10 @@
 """Intent benchmark: macro-F1 and accuracy of trained models on held-out messages.
 
 Usage: python scripts/bench_nlu.py MODEL.tar.gz [MODEL2.tar.gz ...] [--data tests/nlu_heldout.yml]
+                                   [--ood tests/ood_dev.yml]
 Prints one JSON line per model, plus per-language scores and language detection.
+With --ood, also the share of out-of-domain messages (keyboard mash, emoji, markup,
+code, URLs, numbers, off-topic chat) that end as nlu_fallback or out_of_scope.
 """
 
 from __future__ import annotations
@@ -36,6 +39,49 @@ def load_examples(path: Path) -> List[Tuple[str, str, str]]:
             if line.startswith("- "):
                 out.append((line[2:].strip(), block["intent"], lang))
     return out
+
+
+def load_ood(path: Path) -> List[Dict[str, str]]:
+    """The messages of an out-of-domain set: {text, language, kind} each."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        {"text": str(m["text"]), "language": str(m.get("language") or "none"), "kind": m["kind"]}
+        for m in data["messages"]
+    ]
+
+
+REJECTED = ("nlu_fallback", "out_of_scope")
+
+
+def _share(flags: List[bool]) -> float:
+    return round(sum(flags) / len(flags), 4) if flags else float("nan")
+
+
+async def evaluate_ood(model: Path, messages: List[Dict[str, str]]) -> Dict[str, object]:
+    """Share of out-of-domain messages the model rejects, overall, per kind and language."""
+    from rasa.core.agent import Agent  # slow import, only when needed
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)
+    agent = Agent.load(str(model))
+    rejected, misses = [], []
+    for message in messages:
+        parsed = await agent.parse_message(message["text"])
+        intent = (parsed.get("intent") or {}).get("name") or "None"
+        rejected.append(intent in REJECTED)
+        if intent not in REJECTED:
+            confidence = round(float((parsed.get("intent") or {}).get("confidence") or 0), 2)
+            misses.append(f"{message['kind']}: {message['text']!r} -> {intent} {confidence}")
+    result: Dict[str, object] = {"model": model.name, "messages": len(messages)}
+    result["rejected_share"] = _share(rejected)
+    for field in ("kind", "language"):
+        values = sorted({m[field] for m in messages})
+        result[field] = {
+            value: _share([r for m, r in zip(messages, rejected, strict=True) if m[field] == value])
+            for value in values
+        }
+    result["misses"] = misses
+    return result
 
 
 def scores(gold: List[str], predicted: List[str]) -> Dict[str, float]:
@@ -77,6 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--data", default=str(ROOT / "tests/nlu_heldout.yml"))
+    parser.add_argument("--ood", help="an out-of-domain set (tests/ood_dev.yml format)")
+    parser.add_argument("--ood-only", action="store_true", help="skip the intent set")
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -84,12 +132,20 @@ def main() -> None:
     detected = sum(1 for text, _, lang in examples if detect(text, "en") == lang)
     print(json.dumps({"language_detection_accuracy": round(detected / len(examples), 4)}))
     for model in args.models:
-        result = asyncio.run(evaluate(Path(model), examples))
-        errors = result.pop("errors")
-        print(json.dumps(result))
-        if args.show_errors:
-            for line in errors:  # type: ignore[union-attr]
-                print("  ", line)
+        if not args.ood_only:
+            result = asyncio.run(evaluate(Path(model), examples))
+            errors = result.pop("errors")
+            print(json.dumps(result))
+            if args.show_errors:
+                for line in errors:  # type: ignore[union-attr]
+                    print("  ", line)
+        if args.ood:
+            ood = asyncio.run(evaluate_ood(Path(model), load_ood(Path(args.ood))))
+            misses = ood.pop("misses")
+            print(json.dumps(ood))
+            if args.show_errors:
+                for line in misses:  # type: ignore[union-attr]
+                    print("  ", line)
 
 
 if __name__ == "__main__":

@@ -6,25 +6,40 @@ lemma (falling back to the other language's table for code-switched words), so
 that "SİPARİŞLERİMİ", "siparislerimi" and "sipariş" all meet as "siparis".
 `SpacyRuleEntityExtractor` turns the spaCy entity rules' matches into Rasa
 entities (order/ticket numbers, lot codes, topics).
+`OutOfDomainClassifier` runs after DIET and turns messages unlike any customer
+message (keyboard mash, emoji only, markup, code, a link or a number alone) into
+`nlu_fallback`, with the reason in the parse data (see bot/nlu/ood.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import hashlib
+import inspect
+from typing import Any, Dict, List, Set
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from bot.config import settings
-from bot.language import detect, fold, normalize
+from bot.language import detect, fold, normalize, words
+from bot.nlu import ood
 from bot.nlu.spacy_pipes import LOT_WORDS, load
 
 LANGUAGE_PROPERTY = "language"
@@ -190,4 +205,131 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
                 doc = self._pipelines.nlp[lang](text)
             entities = self.add_extractor_name(self._entities(doc))
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class OutOfDomainClassifier(GraphComponent, IntentClassifier):
+    """Overrides the intent with nlu_fallback for messages that are not customer text."""
+
+    THRESHOLDS = ("min_char_score", "min_short_char_score", "max_mash_share")
+    FILE = "out_of_domain.json"
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """Thresholds of bot.nlu.ood.OutOfDomainCheck (config.yml says why)."""
+        return {
+            "min_char_score": -4.8,
+            "min_short_char_score": -6.6,
+            "max_mash_share": 0.5,
+            "spacy_dir": None,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> str | None:
+        """Retrain when the check's code changes, not only its config or data."""
+        source = inspect.getsource(ood) + inspect.getsource(cls)
+        return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        check: ood.OutOfDomainCheck | None = None,
+    ) -> None:
+        """A classifier with a trained check (or none yet)."""
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.check = check
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> OutOfDomainClassifier:
+        """Creates an untrained classifier (see parent class for full docstring)."""
+        return cls(config, model_storage, resource)
+
+    def _thresholds(self) -> Dict[str, float]:
+        return {name: float(self.config[name]) for name in self.THRESHOLDS}
+
+    @staticmethod
+    def dictionary(spacy_dir: str | None) -> Set[str]:
+        """Folded lemmas of both languages' spaCy lookup tables (one word each)."""
+        found: Set[str] = set()
+        for table in _Pipelines(spacy_dir).lemmas.values():
+            found.update(normalize(lemma) for lemma in table.values())
+        return {word for word in found if word and " " not in word}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Learns the training vocabulary, examples and the character model."""
+        texts = [m.get(TEXT) for m in training_data.intent_examples if m.get(TEXT)]
+        vocabulary = {word for text in texts for word in words(text)}
+        dictionary = self.dictionary(self.config.get("spacy_dir"))
+        self.check = ood.OutOfDomainCheck(
+            vocabulary,
+            {normalize(text) for text in texts},
+            ood.CharModel.train(vocabulary | dictionary),
+            dictionary,
+            **self._thresholds(),
+        )
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / self.FILE).write_text(self.check.to_json(), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> OutOfDomainClassifier:
+        """Loads the trained check (see parent class for full docstring)."""
+        classifier = cls(config, model_storage, resource)
+        with model_storage.read_from(resource) as directory:
+            saved = (directory / cls.FILE).read_text(encoding="utf-8")
+        classifier.check = ood.OutOfDomainCheck.from_json(
+            saved, cls.dictionary(classifier.config.get("spacy_dir")), **classifier._thresholds()
+        )
+        return classifier
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets nlu_fallback and `out_of_domain` (kind, reason, replaced intent)."""
+        if self.check is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str):
+                continue
+            verdict = self.check.verdict(text)
+            if verdict is None:
+                continue
+            replaced = dict(message.get(INTENT) or {})
+            fallback = {INTENT_NAME_KEY: ood.FALLBACK, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.data[INTENT] = fallback
+            ranking = [
+                r
+                for r in message.data.get(INTENT_RANKING_KEY) or []
+                if r.get(INTENT_NAME_KEY) != ood.FALLBACK
+            ]
+            message.data[INTENT_RANKING_KEY] = [dict(fallback), *ranking]
+            message.set(
+                ood.OUT_OF_DOMAIN,
+                {
+                    "kind": verdict.kind,
+                    "reason": verdict.reason,
+                    "replaced": {
+                        "name": replaced.get(INTENT_NAME_KEY),
+                        "confidence": replaced.get(PREDICTED_CONFIDENCE_KEY),
+                    },
+                },
+                add_to_output=True,
+            )
         return messages
