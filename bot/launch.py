@@ -161,6 +161,9 @@ def main(argv: Sequence[str] | None = None, environ: Dict[str, str] | None = Non
     if "RASA_TOKEN" in fill_environ(env):
         source = ".env"
     cfg = Settings.from_env(env)
+    # endpoints.yml reads ${ACTIONS_PORT}: give it the default when nothing sets it.
+    env.setdefault("ACTIONS_PORT", str(cfg.actions_port))
+    env.setdefault("RASA_PORT", str(cfg.rasa_port))
     if command in ("check", "rasa"):
         problem = token_problem(cfg.rasa_token, source)
         if problem:

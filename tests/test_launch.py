@@ -120,6 +120,14 @@ def test_actions_and_shell_need_no_token(project, monkeypatch):
     assert not any("--jwt" in arg or "--auth-token" in arg for argv in started for arg in argv)
 
 
+def test_ports_for_endpoints_yml_are_set_even_when_nothing_sets_them(project, monkeypatch):
+    monkeypatch.setattr(launch, "_run_rasa", lambda argv: 0)
+    environ = {"RASA_TOKEN": GOOD}
+    assert launch.main(["rasa"], environ) == 0
+    assert (environ["ACTIONS_PORT"], environ["RASA_PORT"]) == ("5055", "5005")
+    assert "${ACTIONS_PORT}" in (ROOT / "endpoints.yml").read_text()
+
+
 def test_unknown_command_is_a_usage_error(capsys):
     assert launch.main(["serve"], {}) == 2
     assert "usage: python -m bot.launch" in capsys.readouterr().err
