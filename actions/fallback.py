@@ -95,12 +95,18 @@ class ActionFallback(Action):
         if not has_words(text):
             dispatcher.utter_message(response="utter_empty_message")
             return revert
+        # Not customer text (bot/nlu/ood.py): a link or number alone, code, mash.
+        kind = (tracker.latest_message.get("out_of_domain") or {}).get("kind")
+        if f"utter_out_of_domain_{kind}" in domain.get("responses", {}):
+            dispatcher.utter_message(response=f"utter_out_of_domain_{kind}")
+            return revert
         previous = previous_user_event(tracker)
         if (
             not core_fallback
             and previous
             and (previous.get("parse_data") or {}).get("intent", {}).get("name") == FALLBACK
             and has_words(previous.get("text"))
+            and not (previous.get("parse_data") or {}).get("out_of_domain")
         ):
             dispatcher.utter_message(response="utter_handoff")
             return hand_over(tracker, reason="the bot did not understand twice")

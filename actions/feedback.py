@@ -13,7 +13,10 @@ from actions.handoff import hand_over
 
 
 class ActionYesNo(Action):
-    """Feedback on a fact or a handoff, accepting an offered person, or a plain "ok"."""
+    """Feedback on a fact or a handoff, accepting or declining an offered person.
+
+    With nothing pending, a yes or no answers nothing, and the bot says so.
+    """
 
     def name(self) -> str:
         """Action name used in the domain."""
@@ -33,8 +36,13 @@ class ActionYesNo(Action):
                 return [SlotSet("pending", None)]
             dispatcher.utter_message(response="utter_feedback_sorry")
             return [SlotSet("pending", "offer_human")]
-        if subject == "offer_human" and yes:
-            dispatcher.utter_message(response="utter_handoff")
-            return hand_over(tracker, reason="accepted the offer of a person")
-        dispatcher.utter_message(response="utter_ok")
+        if subject == "offer_human":
+            if yes:
+                dispatcher.utter_message(response="utter_handoff")
+                return hand_over(tracker, reason="accepted the offer of a person")
+            dispatcher.utter_message(response="utter_ok")  # declined the person: fine
+            return [SlotSet("pending", None)]
+        # Nothing was asked (or an unknown value): "Okay" would pretend the yes or
+        # no meant something. Say so and ask what the customer needs.
+        dispatcher.utter_message(response="utter_yes_no_nothing_pending")
         return [SlotSet("pending", None)]

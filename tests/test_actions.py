@@ -416,7 +416,7 @@ async def test_yes_to_the_offer_of_a_person_hands_over(action_store, dispatcher,
     assert len(action_store.list_handoffs()) == 1
 
 
-@pytest.mark.parametrize(("intent", "pending"), [("affirm", None), ("deny", "offer_human")])
+@pytest.mark.parametrize(("intent", "pending"), [("deny", "offer_human")])
 async def test_yes_or_no_without_consequence_just_acknowledges(
     action_store, dispatcher, domain, intent, pending
 ):
