@@ -1,7 +1,10 @@
 """`make bench`: crisisdesk next to Rasa's defaults, measured in one run.
 
-1. Intent macro-F1/accuracy on tests/nlu_heldout.yml: this config vs. Rasa's
-   default pipeline (what `rasa init` writes), trained on the same data.
+1. Intent macro-F1/accuracy on tests/nlu_heldout.yml: this config vs. the config
+   before the out-of-domain guard (bench/previous_config.yml, commit e9f9942) vs.
+   Rasa's default pipeline (what `rasa init` writes), all trained on the same data;
+   and the share of tests/ood_heldout.yml (keyboard mash, emoji, markup, code,
+   links, numbers, off-topic chat) that ends as nlu_fallback or out_of_scope.
 2. Fact matching on tests/match_heldout.yml: top-1 accuracy, wrong-fact answers.
 3. Per-message latency through the REST channel (action server in the loop),
    p50/p95, next to a bare `rasa init` bot; training time; resident memory.
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import yaml  # noqa: E402
 from bench_match import evaluate as evaluate_matching  # noqa: E402
 from bench_nlu import evaluate as evaluate_nlu  # noqa: E402
-from bench_nlu import load_examples  # noqa: E402
+from bench_nlu import evaluate_ood, load_examples, load_ood  # noqa: E402
 
 from bot.facts import import_facts, import_faqs  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -125,6 +128,23 @@ def main() -> None:
             ],
             env={"RASA_CACHE_DIRECTORY": str(WORK / "cache2")},
         )
+        print("training the NLU config before the out-of-domain guard ...", flush=True)
+        timings["previous_config_nlu_only"] = run(
+            [
+                RASA,
+                "train",
+                "nlu",
+                "--config",
+                "bench/previous_config.yml",
+                "--nlu",
+                "data/nlu",
+                "--fixed-model-name",
+                "previous-nlu",
+                "--out",
+                str(WORK / "models"),
+            ],
+            env={"RASA_CACHE_DIRECTORY": str(WORK / "cache4")},
+        )
         print("creating and training a bare `rasa init` bot ...", flush=True)
         init_dir.mkdir()
         timings["rasa_init_bot_full"] = run(
@@ -139,8 +159,19 @@ def main() -> None:
     examples = load_examples(ROOT / "tests/nlu_heldout.yml")
     ours_nlu = asyncio.run(evaluate_nlu(ours_model, examples))
     default_nlu = asyncio.run(evaluate_nlu(WORK / "models/default-nlu.tar.gz", examples))
-    for result in (ours_nlu, default_nlu):
+    previous_nlu = asyncio.run(evaluate_nlu(WORK / "models/previous-nlu.tar.gz", examples))
+    for result in (ours_nlu, default_nlu, previous_nlu):
         result.pop("errors")
+    print("evaluating out-of-domain messages on the held-out set ...", flush=True)
+    ood_messages = load_ood(ROOT / "tests/ood_heldout.yml")
+    ood = {
+        name: asyncio.run(evaluate_ood(path, ood_messages))
+        for name, path in (
+            ("crisisdesk", ours_model),
+            ("previous_config", WORK / "models/previous-nlu.tar.gz"),
+            ("rasa_default_pipeline", WORK / "models/default-nlu.tar.gz"),
+        )
+    }
 
     print("evaluating fact matching on the held-out set ...", flush=True)
     matching = evaluate_matching(ROOT / "tests/match_heldout.yml", ROOT / "data/facts/demo.csv")
@@ -164,7 +195,12 @@ def main() -> None:
         init_latency["rasa_rss_mb"] = round(rss_mb(bot.pids["rasa"]), 1)
 
     report = {
-        "intents": {"crisisdesk": ours_nlu, "rasa_default_pipeline": default_nlu},
+        "intents": {
+            "crisisdesk": ours_nlu,
+            "previous_config": previous_nlu,
+            "rasa_default_pipeline": default_nlu,
+        },
+        "out_of_domain": ood,
         "fact_matching": matching,
         "latency": {
             "crisisdesk": ours_latency,
@@ -187,6 +223,13 @@ def main() -> None:
             f"{'  macro-F1 ' + lang:34}{ours_nlu[lang]['macro_f1']:>14}"
             f"{default_nlu[lang]['macro_f1']:>14}"
         )
+    print(f"{'intent macro-F1 before (e9f9942)':34}{previous_nlu['macro_f1']:>14}")
+    print(
+        f"{'out-of-domain -> fallback/oos':34}{ood['crisisdesk']['rejected_share']:>14}"
+        f"{ood['rasa_default_pipeline']['rejected_share']:>14}"
+        f"   (before: {ood['previous_config']['rejected_share']}, "
+        f"{ood['crisisdesk']['messages']} held-out messages)"
+    )
     print(f"{'latency p50 ms (REST)':34}{ours_latency['p50_ms']:>14}{init_latency['p50_ms']:>14}")
     print(f"{'latency p95 ms (REST)':34}{ours_latency['p95_ms']:>14}{init_latency['p95_ms']:>14}")
     print(
