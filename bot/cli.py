@@ -104,15 +104,18 @@ def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
 
 
 def answer_open_rumours(store: Store) -> List[Dict[str, Any]]:
-    """Links open rumours to the published facts that now answer them."""
+    """Links open rumour groups to the published facts that now answer them."""
     cfg = settings()
     knowledge = Knowledge(store, cfg.match_threshold, cfg.match_margin)
     answered = []
     for rumour in store.list_rumours("open"):
-        match = knowledge.match_fact(rumour["text"])
-        if match.id:
-            store.answer_rumour(rumour["id"], match.id)
-            answered.append(rumour)
+        # Any wording of the group may be the one the new fact matches.
+        for wording in store.rumour_wordings(rumour["id"]) or [rumour]:
+            match = knowledge.match_fact(wording["text"])
+            if match.id:
+                store.answer_rumour(rumour["id"], match.id)
+                answered.append(rumour)
+                break
     return answered
 
 

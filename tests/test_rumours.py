@@ -229,3 +229,15 @@ def test_cli_list_suggest_confirm_reject(demo_store, capsys):
     assert "no fact with id 'nope'" in capsys.readouterr().err
     assert main(["--db", db, "rumours", "suggest"]) == 0
     assert capsys.readouterr().out.strip() == "(none)"
+
+
+def test_publishing_answers_a_group_through_any_of_its_wordings(demo_store, capsys):
+    demo_store.set_fact_status("bankruptcy", "draft")
+    group = demo_store.record_rumour("sirket el degistiriyormus", "tr", "whatsapp:+1", "whatsapp")
+    same = demo_store.record_rumour(
+        "kuzey sut iflas mi ediyor dogru mu", "tr", "whatsapp:+2", "whatsapp", group_id=group
+    )
+    assert same == group
+    assert main(["--db", db_path(demo_store), "facts", "publish", "bankruptcy"]) == 0
+    assert "1 open rumour(s) now answered; 2 customer(s) to follow up" in capsys.readouterr().out
+    assert demo_store.get_rumour(group)["fact_id"] == "bankruptcy"
