@@ -13,6 +13,7 @@ everything in the process. `encode` is deterministic and thread-safe for reads.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from typing import List, Sequence
 
 import numpy as np
@@ -50,9 +51,21 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=1024)
+def _cached_one(text: str) -> np.ndarray:
+    vector = encode([text])[0]
+    vector.setflags(write=False)
+    return vector
+
+
 def encode_one(text: str) -> np.ndarray:
-    """The vector of one text, shape (512,)."""
-    return encode([text])[0]
+    """The vector of one text, shape (512,), read-only.
+
+    The last 1,024 distinct texts are remembered: a message searched against
+    the FAQ and then the facts, or asked by many customers word for word, is
+    encoded once.
+    """
+    return _cached_one(text)
 
 
 def similarity(a: str, b: str) -> float:

@@ -123,7 +123,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
               "goes up", "skyrocket", "fahis", "ucmus", "uctu", "enflasyon", "inflation"),
     "layoff": ("isten cikar", "isten at", "isine son", "kovul", "kovdu", "kovuyo",
                "kovacak", "kovmus", "isci cikar", "personel cikar", "calisan cikar",
-               "cikis veril", "toplu cikis", "tensikat", "kuculme", "kadro",
+               "cikis veril", "toplu cikis", "kapi disari", "tensikat", "kuculme", "kadro",
                "layoff", "lay off", "laid off", "laying off", "lays off", "fired$",
                "sacked", "cutting jobs", "job loss", "losing jobs",
                "lose their job", "lost their job", "issiz", "downsiz", "redundan"),
