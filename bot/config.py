@@ -43,8 +43,9 @@ class Settings:
     rasa_port: int
     actions_port: int
     spacy_dir: Path
-    match_threshold: float
+    match_threshold: float  # the answer threshold (CRISISDESK_MATCH_ANSWER_THRESHOLD)
     match_margin: float
+    match_suggest_threshold: float
     log_level: str
     # WhatsApp through Twilio (bot/channels/whatsapp.py): off until all four are set.
     twilio_account_sid: str = ""
@@ -88,8 +89,15 @@ class Settings:
             rasa_port=rasa_port,
             actions_port=int(env.get("ACTIONS_PORT") or 5055),
             spacy_dir=path("CRISISDESK_SPACY_DIR", "var/spacy"),
-            match_threshold=float(env.get("CRISISDESK_MATCH_THRESHOLD") or 0.30),
-            match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.05),
+            # Fact matching tiers: reasons in .env.example. The old name of the
+            # answer threshold, CRISISDESK_MATCH_THRESHOLD, still works.
+            match_threshold=float(
+                env.get("CRISISDESK_MATCH_ANSWER_THRESHOLD")
+                or env.get("CRISISDESK_MATCH_THRESHOLD")
+                or 0.50
+            ),
+            match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.10),
+            match_suggest_threshold=float(env.get("CRISISDESK_MATCH_SUGGEST_THRESHOLD") or 0.30),
             log_level=env.get("LOG_LEVEL") or "INFO",
             twilio_account_sid=(env.get("TWILIO_ACCOUNT_SID") or "").strip(),
             twilio_auth_token=(env.get("TWILIO_AUTH_TOKEN") or "").strip(),
