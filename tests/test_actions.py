@@ -7,14 +7,13 @@ import json
 import pytest
 from rasa_sdk.events import ConversationPaused, SlotSet
 
-import actions.common
 from actions.complaints import ActionLogComplaint
 from actions.facts import ActionAnswerQuestion, ActionAnswerRumour, utter_fact
 from actions.fallback import ActionFallback
 from actions.feedback import ActionYesNo
 from actions.handoff import ActionHandoff, ActionHandoffClosed
-from bot.answers import Knowledge
 from bot.channels.common import DomainResponses
+from bot.config import settings
 from tests.conftest import bot_event, make_tracker, user_event
 
 
@@ -245,21 +244,21 @@ async def test_naming_us_and_another_brand_is_answered(action_store, dispatcher,
 
 
 async def test_a_close_claim_is_checked_and_queued_with_its_suggestions(
-    action_store, dispatcher, domain, monkeypatch
+    action_store, dispatcher, domain
 ):
-    # Between the two thresholds: an answer threshold nothing reaches, so that the
-    # test does not depend on where today's matcher puts this paraphrase.
-    strict = Knowledge(action_store, threshold=1.01, margin=0.05, suggest=0.2)
-    monkeypatch.setattr(actions.common, "_knowledge", strict)
-    text = "fabrikanız yanıp kül olmuş"
+    # Two claims in one message: close to two facts, sure of neither (the second tier).
+    text = "kuzey süt zam yapıp işçi mi çıkarıyor"
     tracker = make_tracker(text, "rumour", language="tr", sender_id="whatsapp:+905320000009")
     events = await run(ActionAnswerRumour(), dispatcher, tracker, domain)
     assert events == [SlotSet("pending", None)]
     assert [m["response"] for m in dispatcher.messages] == ["utter_rumour_checking"]
     [group] = action_store.rumour_groups()
     assert group["text"] == text and group["askers"] == 1
-    assert group["suggestions"][0][0] == "bursa-factory-fire"
-    assert all(0.2 <= score < 1.01 for _, score in group["suggestions"])
+    suggested = [fact_id for fact_id, _ in group["suggestions"]]
+    assert suggested and {"price-increase-40", "layoffs-500"} & set(suggested[:2])
+    scores = [score for _, score in group["suggestions"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(settings().match_suggest_threshold <= score for score in scores)
 
 
 # -- complaints ------------------------------------------------------------------------
