@@ -20,6 +20,14 @@ from actions.handoff import hand_over
 from bot.language import response_variant, words
 
 FALLBACK = "nlu_fallback"
+# Not customer text (bot/nlu/ood.py, `out_of_domain.kind` in the parse data).
+OUT_OF_DOMAIN_REPLIES = {
+    "url": "utter_out_of_domain_url",
+    "number": "utter_out_of_domain_number",
+    "markup": "utter_out_of_domain_markup",
+    "code": "utter_out_of_domain_markup",
+    "mash": "utter_out_of_domain_mash",
+}
 
 
 def has_words(text: str | None) -> bool:
@@ -95,10 +103,9 @@ class ActionFallback(Action):
         if not has_words(text):
             dispatcher.utter_message(response="utter_empty_message")
             return revert
-        # Not customer text (bot/nlu/ood.py): a link or number alone, code, mash.
         kind = (tracker.latest_message.get("out_of_domain") or {}).get("kind")
-        if f"utter_out_of_domain_{kind}" in domain.get("responses", {}):
-            dispatcher.utter_message(response=f"utter_out_of_domain_{kind}")
+        if kind in OUT_OF_DOMAIN_REPLIES:
+            dispatcher.utter_message(response=OUT_OF_DOMAIN_REPLIES[kind])
             return revert
         previous = previous_user_event(tracker)
         if (

@@ -186,14 +186,25 @@ def test_dev_set_format_is_what_the_bench_reads():
 # -- the actions that answer them ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["url", "number", "markup", "code", "mash"])
-async def test_fallback_answers_each_kind_in_its_own_words(action_store, dispatcher, domain, kind):
+@pytest.mark.parametrize(
+    ("kind", "response"),
+    [
+        ("url", "utter_out_of_domain_url"),
+        ("number", "utter_out_of_domain_number"),
+        ("markup", "utter_out_of_domain_markup"),
+        ("code", "utter_out_of_domain_markup"),
+        ("mash", "utter_out_of_domain_mash"),
+    ],
+)
+async def test_fallback_answers_each_kind_in_its_own_words(
+    action_store, dispatcher, domain, kind, response
+):
     tracker = make_tracker(
         "https://x.example/1" if kind == "url" else "x1", "nlu_fallback", confidence=1.0
     )
     tracker.latest_message[ood.OUT_OF_DOMAIN] = {"kind": kind, "reason": "test"}
     assert await ActionFallback().run(dispatcher, tracker, domain) == []
-    assert [m["response"] for m in dispatcher.messages] == [f"utter_out_of_domain_{kind}"]
+    assert [m["response"] for m in dispatcher.messages] == [response]
     assert dispatcher.messages[0]["buttons"] == []
     assert action_store.list_handoffs() == []
 
