@@ -101,7 +101,7 @@ def load_demo() -> Brand:
 
 
 def load_set(name: str) -> List[Brand]:
-    """"dev" (the demo brand and tests/match_dev/) or "heldout" (tests/match_heldout/)."""
+    """The dev set (demo brand and tests/match_dev/) or the held-out one (tests/match_heldout/)."""
     if name == "dev":
         return [load_demo()] + (load_folder(DEV_DIR) if (DEV_DIR / "cases.yml").is_file() else [])
     return load_folder(HELDOUT_DIR)
