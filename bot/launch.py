@@ -115,7 +115,8 @@ def actions_argv(cfg: Settings, extra: Sequence[str] = ()) -> List[str]:
 
 def shell_argv(cfg: Settings, extra: Sequence[str] = ()) -> List[str]:
     """`rasa shell` (no HTTP API, so no token needed)."""
-    return ["rasa", "shell", "--model", MODEL, "--endpoints", "endpoints.yml", *extra]
+    port = ["--port", str(cfg.rasa_port)]  # rasa shell runs its own server there
+    return ["rasa", "shell", *port, "--model", MODEL, "--endpoints", "endpoints.yml", *extra]
 
 
 def banner(cfg: Settings) -> str:

@@ -120,3 +120,15 @@ class RasaClient:
             {"event": "action", "name": "action_listen"},
         )
         return (result or {}).get("messages", [])
+
+
+if __name__ == "__main__":
+    # `python -m bot.rasa_api`: a JWT for calling the HTTP API by hand (curl -H ...),
+    # valid TOKEN_LIFETIME_SECONDS; the token itself is never printed.
+    import sys
+
+    from bot.config import settings
+
+    if not settings().rasa_token:
+        sys.exit("RASA_TOKEN is not set (environment or .env)")
+    print(api_jwt(settings().rasa_token))

@@ -182,3 +182,19 @@ def test_handoffs_close_without_rasa_keeps_the_handoff_and_prints_no_secret(tmp_
     reopened = Store.open(db)
     assert reopened.get_handoff(handoff)["status"] == "open"
     reopened.close()
+
+
+def test_module_prints_a_jwt_for_curl_and_never_the_token():
+    env = {"PATH": "/usr/bin:/bin", "RASA_TOKEN": TOKEN}
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-m", "bot.rasa_api"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.strip()
+    assert TOKEN not in printed
+    assert jwt.decode(printed, TOKEN, algorithms=["HS256"])["user"]["role"] == "admin"
