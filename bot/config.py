@@ -94,9 +94,9 @@ class Settings:
             match_threshold=float(
                 env.get("CRISISDESK_MATCH_ANSWER_THRESHOLD")
                 or env.get("CRISISDESK_MATCH_THRESHOLD")
-                or 0.50
+                or 0.45
             ),
-            match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.10),
+            match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.15),
             match_suggest_threshold=float(env.get("CRISISDESK_MATCH_SUGGEST_THRESHOLD") or 0.30),
             log_level=env.get("LOG_LEVEL") or "INFO",
             twilio_account_sid=(env.get("TWILIO_ACCOUNT_SID") or "").strip(),

@@ -121,10 +121,9 @@ MIN_EVIDENCE = 2
 # settings with the fewest wrong-fact answers.
 SEMANTIC_FLOOR = 0.15
 SEMANTIC_CEILING = 0.55
-LEXICAL_SHARE = 0.7
+LEXICAL_SHARE = 0.6
 SEMANTIC_SUPPORT = 0.40
 SEMANTIC_MARGIN = 0.15
-CLEAR_LEAD = 0.25
 # A words-only index (the FAQ): the lexical score's own thresholds.
 WORDS_THRESHOLD = 0.30
 WORDS_MARGIN = 0.05
@@ -660,7 +659,8 @@ class Index:
                     conflict,
                 )
             )
-        ranked.sort(key=lambda item: -item.score)
+        # Ties (both signals at their ceiling) go to the document with more of both.
+        ranked.sort(key=lambda item: (-item.score, -(item.lexical + item.semantic)))
         return ranked
 
     def scores(self, text: str) -> List[Tuple[str, float, int]]:
@@ -683,8 +683,7 @@ class Index:
         `WORDS_THRESHOLD` and `WORDS_MARGIN`, with no suggestions.
 
         The bot answers only when the best document's score clears the answer
-        threshold with a lead of `margin` over the runner-up, or clears the
-        suggestion threshold with a lead of `CLEAR_LEAD`; and its evidence
+        threshold with a lead of `margin` over the runner-up, and its evidence
         holds: the same world (no other sector, no other place, no name the
         documents never use), no other issue or number than its lead names,
         and support from the words (anchored, enough evidence) or from the
@@ -714,12 +713,9 @@ class Index:
                 and best.semantic - second >= SEMANTIC_MARGIN
                 and best.lexical > 0
             )
-        lead = best.score - runner_up
         confident = (
-            (
-                (best.score >= threshold and lead >= margin)
-                or (best.score >= suggest and lead >= CLEAR_LEAD)
-            )
+            best.score >= threshold
+            and best.score - runner_up >= margin
             and (words_support or meaning_support)
             and not best.elsewhere
             and not best.conflict
