@@ -158,7 +158,9 @@ class Running:
 
 def whatsapp_credentials(workdir: Path) -> Path:
     path = workdir / "credentials.yml"
-    path.write_text("rest:\nbot.channels.whatsapp.WhatsAppInput:\n", encoding="utf-8")
+    path.write_text(
+        "bot.channels.rest.RestInput:\nbot.channels.whatsapp.WhatsAppInput:\n", encoding="utf-8"
+    )
     return path
 
 
@@ -199,9 +201,32 @@ def wait_until(condition: Callable[[], object], timeout: float = 30, what: str =
         time.sleep(0.05)
 
 
-def settle() -> None:
-    """Gives a wrongly sent message time to show up before asserting there is none."""
-    time.sleep(1.5)
+def settle(running: Running, store: Store, customer: WhatsAppCustomer) -> List[Sent]:
+    """Everything sent to `customer` so far, once nothing more can be on its way.
+
+    A marker message goes last: messages of one customer are handled in order and
+    their replies sent in order, so once the marker is handled and nothing is
+    pending for the customer, any reply to an earlier message is at the fake.
+    Returns what was sent, without the replies to the marker.
+    """
+    marker = customer.send("merhaba")
+    wait_until(
+        lambda: (
+            any(r["message_id"] == marker for r in store.list_inbound("whatsapp", "processed"))
+            and not [
+                r for r in store.list_outgoing("pending") if r["recipient"] == customer.address
+            ]
+        ),
+        what="the marker handled and nothing pending",
+    )
+    marker_ids = {r["provider_id"] for r in store.list_outgoing() if r["answers"] == marker}
+    return [m for m in running.fake.messages_to(customer.address) if m.sid not in marker_ids]
+
+
+def read_by_the_nlu(event: dict) -> bool:
+    """Parse data the NLU made (a ranking of several intents, unlike `/intent` syntax)."""
+    parse = event["parse_data"]
+    return len(parse.get("intent_ranking") or []) > 1 and "text" in parse
 
 
 def texts(messages: List[Sent]) -> List[str]:
@@ -232,7 +257,8 @@ def test_a_message_is_acknowledged_at_once_and_answered_through_twilio(running):
     "attack", ["forged", "unsigned", "body-changed", "wrong-url", "other-token"]
 )
 def test_requests_twilio_did_not_sign_are_refused_and_leave_no_trace(running, store, attack):
-    phone = "+905329990001"
+    attacks = ["forged", "unsigned", "body-changed", "wrong-url", "other-token"]
+    phone = f"+90532999000{attacks.index(attack)}"  # a conversation of its own per attack
     mallory = running.customer(phone)
     sid = mallory.new_sid()
     form = mallory.form("kuzey sut iflas ediyor mu", sid)
@@ -251,14 +277,13 @@ def test_requests_twilio_did_not_sign_are_refused_and_leave_no_trace(running, st
             WEBHOOK, form, signature=sign(f"{PUBLIC_BASE_URL}{WEBHOOK}", form, "x")
         )
     assert answer.status_code == 403
-    settle()
+    assert settle(running, store, mallory) == []
     assert [r for r in store.list_inbound("whatsapp") if r["message_id"] == sid] == []
-    assert running.user_events(f"whatsapp:{phone}") == []
-    assert running.fake.messages_to(f"whatsapp:{phone}") == []
+    assert {e["text"] for e in running.user_events(f"whatsapp:{phone}")} == {"merhaba"}
 
 
 @slow
-def test_a_retried_message_sid_is_handled_once(running):
+def test_a_retried_message_sid_is_handled_once(running, store):
     emre = running.customer("+905321112233")
     sid = emre.new_sid()
     form = emre.form("merhaba", sid)
@@ -267,9 +292,9 @@ def test_a_retried_message_sid_is_handled_once(running):
     assert [a.status_code for a in answers] == [200] * 4
     running.fake.wait_for_messages(emre.address, 1)
     assert emre.post(WEBHOOK, form).status_code == 200
-    settle()
-    assert len(running.fake.messages_to(emre.address)) == 1
-    assert [e["message_id"] for e in running.user_events(emre.address)] == [sid]
+    assert len(settle(running, store, emre)) == 1
+    assert [e["message_id"] for e in running.user_events(emre.address)][0] == sid
+    assert len(running.user_events(emre.address)) == 2  # the retried one, then the marker
 
 
 @slow
@@ -281,8 +306,7 @@ def test_message_ids_survive_a_restart_and_unhandled_messages_are_resumed(runnin
     sid, phone = HANDLED
     old = running.customer(phone)
     assert old.post(WEBHOOK, old.form("merhaba", sid)).status_code == 200
-    settle()
-    assert running.fake.messages_to(old.address) == []
+    assert settle(running, store, old) == []
 
 
 @slow
@@ -323,7 +347,7 @@ def test_a_caption_is_read_as_text(running):
         MediaUrl0="https://x/3",
     )
     [reply] = running.fake.wait_for_messages(lale.address, 1)
-    assert reply.body.startswith("❌ Bu iddia doğru değil.")
+    assert reply.body.startswith("❌ Yanlış: “Kuzey Süt iflas ediyor")
     [event] = running.user_events(lale.address)
     assert event["metadata"]["whatsapp"]["media"] == ["image/jpeg"]
 
@@ -353,8 +377,7 @@ def test_a_long_reply_is_split_at_sentence_ends(running, store):
     zeynep = running.customer("+905326660022")
     zeynep.send("peynirde kurt videosu gercek mi")
     running.fake.wait_for_messages(zeynep.address, 2)
-    settle()
-    pieces = running.fake.messages_to(zeynep.address)
+    pieces = settle(running, store, zeynep)
     assert len(pieces) == 2
     assert all(utf16_len(p.body) <= MAX_CHARS for p in pieces)
     assert pieces[0].body.endswith("anlatıyor.")
@@ -407,8 +430,7 @@ def test_twilio_500_then_200_delivers_the_reply_exactly_once(running, store):
     sid = selin.send("merhaba")
     [reply] = running.fake.wait_for_messages(selin.address, 1)
     assert reply.body.startswith("Merhaba")
-    settle()
-    assert len(running.fake.messages_to(selin.address)) == 1
+    assert len(settle(running, store, selin)) == 1
     [row] = [r for r in store.list_outgoing() if r["answers"] == sid]
     assert (row["status"], row["attempts"], row["provider_id"]) == ("sent", 3, reply.sid)
 
@@ -429,8 +451,7 @@ def test_twilio_down_the_outbox_keeps_the_reply_and_sends_it_when_back(running, 
         running.fake.up()
     [reply] = running.fake.wait_for_messages(kaan.address, 1)
     assert reply.body.startswith("Merhaba")
-    settle()
-    assert len(running.fake.messages_to(kaan.address)) == 1
+    assert len(settle(running, store, kaan)) == 1
     assert store.get_outgoing(row["id"])["status"] == "sent"
 
 
@@ -460,13 +481,15 @@ def test_a_handoff_keeps_the_bot_quiet_and_closing_it_asks_on_whatsapp(running, 
     hakan.send("canli destek istiyorum, bir insanla konusayim")
     [handing_over] = running.fake.wait_for_messages(hakan.address, 1)
     assert "temsilci" in handing_over.body
-    sid = hakan.send("merhaba? kimse yok mu")
-    wait_until(
-        lambda: any(r["message_id"] == sid for r in store.list_inbound("whatsapp", "processed")),
-        what="the message handled",
-    )
-    settle()
-    assert len(running.fake.messages_to(hakan.address)) == 1  # no "technical problem" either
+    hakan.send("merhaba? kimse yok mu")
+    hakan.send("/restart")
+    hakan.send('/complaint{"order_number":"X"}')
+    # Nothing typed makes the bot speak (no "technical problem" either), nor resume.
+    assert len(settle(running, store, hakan)) == 1
+    tracker = running.bot.tracker(hakan.address)
+    assert tracker["paused"] is True and tracker["slots"]["order_number"] != "X"
+    typed = [e["text"] for e in tracker["events"] if e["event"] == "user"][1:]
+    assert typed == ["merhaba? kimse yok mu", "restart", 'complaint{"order_number":"X"}', "merhaba"]
     [handoff] = [h for h in store.list_handoffs() if h["sender_id"] == hakan.address]
     assert handoff["channel"] == "whatsapp"
     closed = subprocess.run(
@@ -486,6 +509,30 @@ def test_a_handoff_keeps_the_bot_quiet_and_closing_it_asks_on_whatsapp(running, 
     assert running.user_events(hakan.address)[-1]["parse_data"]["intent"]["name"] == "deny"
     feedback = list(store.db["feedback"].rows_where("sender_id = ?", [hakan.address]))
     assert [(row["subject"], row["helpful"]) for row in feedback] == [("handoff", 0)]
+
+
+@slow
+def test_typed_commands_are_read_by_the_nlu_on_whatsapp(running):
+    nur, oya, pelin = (running.customer(f"+90532131313{i}") for i in (1, 2, 3))
+    nur.send("/request_human")
+    oya.send('/complaint{"order_number":"X"}')
+    pelin.send("/kuzey sut iflas mi ediyor dogru mu")
+    for customer in (nur, oya):
+        running.fake.wait_for_messages(customer.address, 1)
+    [fact] = running.fake.wait_for_messages(pelin.address, 1)
+    assert fact.body.startswith("❌")
+    [typed] = running.user_events(nur.address)
+    assert typed["text"] == "request_human" and read_by_the_nlu(typed)
+    assert typed["metadata"]["crisisdesk"] == {
+        "kind": "text",
+        "payload": False,
+        "typed_command": "request_human",
+    }
+    [json_typed] = running.user_events(oya.address)
+    assert read_by_the_nlu(json_typed)
+    assert running.bot.tracker(oya.address)["slots"]["order_number"] != "X"
+    [rumour] = running.user_events(pelin.address)
+    assert rumour["text"] == "kuzey sut iflas mi ediyor dogru mu"
 
 
 # -- failures and the channel being off ------------------------------------------------
