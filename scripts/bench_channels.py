@@ -211,7 +211,9 @@ def main() -> None:
     import_facts(store, ROOT / "data/facts/demo.csv")
     import_faqs(store, ROOT / "data/facts/faq.csv")
     credentials = WORK / "credentials.yml"
-    credentials.write_text("rest:\nbot.channels.whatsapp.WhatsAppInput:\n", encoding="utf-8")
+    credentials.write_text(
+        "bot.channels.rest.RestInput:\nbot.channels.whatsapp.WhatsAppInput:\n", encoding="utf-8"
+    )
     # BaseLoader: every message stays a string ("no" is not False).
     messages = yaml.load((ROOT / "bench/latency_messages.yml").read_text(), yaml.BaseLoader)[
         "messages"
