@@ -281,3 +281,55 @@ def test_model_rejects_most_of_the_dev_set(agent):
     messages = load_ood(Path(ROOT / "tests/ood_dev.yml"))
     rejected = [parse(agent, m["text"])["intent"]["name"] in REJECTED for m in messages]
     assert sum(rejected) / len(rejected) >= 0.9
+
+
+# -- the whole bot over REST (slow) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory):
+    from bot.facts import import_facts, import_faqs
+    from bot.store import Store
+    from tests.servers import running_bot
+
+    workdir = tmp_path_factory.mktemp("ood-bot")
+    store = Store.open(workdir / "crisisdesk.db")
+    import_facts(store, ROOT / "data/facts/demo.csv")
+    import_faqs(store, ROOT / "data/facts/faq.csv")
+    store.close()
+    with running_bot(workdir, MODEL) as running:
+        yield running
+
+
+def domain_text(domain, response: str, lang: str) -> str:
+    [variant] = [
+        v
+        for v in domain["responses"][response]
+        if {"name": "language", "type": "slot", "value": lang} in (v.get("condition") or [])
+    ]
+    return variant["text"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("first", "message", "response", "lang"),
+    [
+        ("merhaba", "asdfgh qwerty", "utter_out_of_domain_mash", "tr"),
+        ("hello", "😡😡😡", "utter_empty_message", "en"),
+        ("hello", "<script>alert(1)</script>", "utter_out_of_domain_markup", "en"),
+        ("merhaba", "https://t.co/Zx81", "utter_out_of_domain_url", "tr"),
+        ("hello", "555 12 34", "utter_out_of_domain_number", "en"),
+        ("merhaba", "kek tarifi verir misin", "utter_out_of_scope", "tr"),
+        ("hello", "yes", "utter_yes_no_nothing_pending", "en"),
+    ],
+)
+def test_the_bot_answers_each_kind_politely_and_keeps_talking(
+    bot, domain, first, message, response, lang
+):
+    sender = f"ood-{response}-{lang}"
+    bot.say(sender, first)  # sets the conversation's language
+    replies = bot.say(sender, message)
+    assert [r.get("text") for r in replies] == [domain_text(domain, response, lang)]
+    assert not any(r.get("buttons") for r in replies)
+    # Nothing was handed over: the bot still answers the next message.
+    assert bot.say(sender, "kargom gelmedi" if lang == "tr" else "my order never came")
