@@ -215,7 +215,7 @@ def _other_brand_check(brand: Brand) -> Callable[[str], str | None]:
 
 
 def crisisdesk_answers(brands: Sequence[Brand], verbose: bool = False) -> List[Tuple]:
-    """(expected, answered, kind) for every case, through the bot's own decision.
+    """(expected, answered, kind, suggested) per case, through the bot's own decision.
 
     As the bot decides: `bot.answers.Knowledge` over a temporary store with the
     brand's facts imported, then no answer when the message names another
@@ -240,7 +240,8 @@ def crisisdesk_answers(brands: Sequence[Brand], verbose: bool = False) -> List[T
                 text = str(case["text"])
                 found = knowledge.match_fact(text)
                 answered = None if other_brand(text) else found.id
-                out.append((case["fact"], answered, case.get("kind") or ""))
+                suggested = any(fact_id == case["fact"] for fact_id, _ in found.suggestions)
+                out.append((case["fact"], answered, case.get("kind") or "", suggested))
                 if verbose and answered != case["fact"]:
                     print(
                         f"  [{brand.id}] expected={case['fact']} got={answered}"
@@ -290,10 +291,14 @@ def evaluate(sets: Sequence[str] = ("dev", "heldout"), verbose: bool = False) ->
         cases = [case for brand in brands for case in brand.cases]
         results: Dict[str, object] = {}
         ours = crisisdesk_answers(brands, verbose)
-        results["crisisdesk"] = _tally([(want, got) for want, got, _ in ours])
-        kinds = sorted({kind for _, _, kind in ours if kind})
+        results["crisisdesk"] = _tally([(want, got) for want, got, _, _ in ours])
+        # the review tier: unanswered messages whose fact a person is shown
+        results["crisisdesk"]["checking_with_fact_suggested"] = sum(
+            1 for want, got, _, suggested in ours if want and got is None and suggested
+        )
+        kinds = sorted({kind for _, _, kind, _ in ours if kind})
         results["crisisdesk"]["by_kind"] = {
-            kind: _tally([(w, g) for w, g, k in ours if k == kind]) for kind in kinds
+            kind: _tally([(w, g) for w, g, k, _ in ours if k == kind]) for kind in kinds
         }
         for name in BASELINES:
             scored = dev_scores[name] if set_name == "dev" else baseline_scores(name, brands)
@@ -325,6 +330,12 @@ def table(report: dict) -> str:
                 f"  {method:14}{r['top1_accuracy']:>8}{r['wrong_fact_answers']:>8}"
                 f"{r['said_checking_instead']:>10}"
             )
+        lines.append(
+            f"  ('checking': a fact exists but the matcher abstained; for crisisdesk"
+            f" {results['crisisdesk']['checking_with_fact_suggested']} of those"
+            f" {results['crisisdesk']['said_checking_instead']} carry the right fact"
+            f" as a suggestion)"
+        )
     return "\n".join(lines)
 
 
