@@ -89,13 +89,9 @@ class Settings:
             rasa_port=rasa_port,
             actions_port=int(env.get("ACTIONS_PORT") or 5055),
             spacy_dir=path("CRISISDESK_SPACY_DIR", "var/spacy"),
-            # Fact matching tiers: reasons in .env.example. The old name of the
-            # answer threshold, CRISISDESK_MATCH_THRESHOLD, still works.
-            match_threshold=float(
-                env.get("CRISISDESK_MATCH_ANSWER_THRESHOLD")
-                or env.get("CRISISDESK_MATCH_THRESHOLD")
-                or 0.45
-            ),
+            # Fact matching tiers: reasons in .env.example. The old
+            # CRISISDESK_MATCH_THRESHOLD is not read: it was on the words-only score.
+            match_threshold=float(env.get("CRISISDESK_MATCH_ANSWER_THRESHOLD") or 0.45),
             match_margin=float(env.get("CRISISDESK_MATCH_MARGIN") or 0.15),
             match_suggest_threshold=float(env.get("CRISISDESK_MATCH_SUGGEST_THRESHOLD") or 0.30),
             log_level=env.get("LOG_LEVEL") or "INFO",
