@@ -26,6 +26,7 @@ from bot.store.content import (
     VERDICTS,
     ContentStore,
 )
+from bot.store.people import ROLES, PeopleStore
 
 __all__ = [
     "BRAND_STATUSES",
@@ -36,6 +37,7 @@ __all__ = [
     "INBOUND_STATUSES",
     "OUTGOING_STATUSES",
     "PRIORITY_ORDER",
+    "ROLES",
     "VERDICTS",
     "NotFound",
     "Store",
@@ -44,12 +46,13 @@ __all__ = [
 ]
 
 
-class Store(ContentStore, CaseStore, ChannelStore):
+class Store(ContentStore, CaseStore, ChannelStore, PeopleStore):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
     One class, one area per module: `content` (facts, FAQ, rumours), `cases`
     (tickets, handoffs, feedback), `channels` (outbox, inbound ids, opt-outs,
-    offered choices). All SQL of the project lives in these modules.
+    offered choices), `people` (desk users, sessions, login attempts, audit log).
+    All SQL of the project lives in these modules.
     """
 
     def __init__(self, db: sqlite_utils.Database) -> None:

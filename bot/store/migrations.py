@@ -329,6 +329,54 @@ def _0008_rumour_groups(db: sqlite_utils.Database) -> None:
     db["rumour_suggestions"].create_index(["status"])
 
 
+def _0009_people(db: sqlite_utils.Database) -> None:
+    """Desk users, their server-side sessions, login attempts and the audit log."""
+    db["users"].create(
+        {
+            "id": int,
+            "name": str,
+            "role": str,
+            "password_hash": str,
+            "disabled": int,
+            "must_change_password": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"name", "role", "password_hash", "disabled", "created_at", "updated_at"},
+    )
+    db["users"].create_index(["name"], unique=True)
+    db["desk_sessions"].create(
+        {
+            "key": str,
+            "user_id": int,
+            "csrf_token": str,
+            "address": str,
+            "created_at": str,
+            "last_seen_at": str,
+            "expires_at": str,
+        },
+        pk="key",
+        not_null={"user_id", "csrf_token", "created_at", "expires_at"},
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db["desk_sessions"].create_index(["user_id"])
+    db["login_attempts"].create(
+        {"id": int, "name": str, "address": str, "ok": int, "at": str},
+        pk="id",
+        not_null={"name", "address", "ok", "at"},
+    )
+    db["login_attempts"].create_index(["name", "at"])
+    db["login_attempts"].create_index(["address", "at"])
+    db["audit_log"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "subject": str, "detail": str},
+        pk="id",
+        not_null={"at", "actor", "action"},
+    )
+    db["audit_log"].create_index(["at"])
+    db["audit_log"].create_index(["actor"])
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -338,6 +386,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0006_fact_claims_variants_brands", _0006_fact_claims_variants_brands),
     ("0007_offered_payloads", _0007_offered_payloads),
     ("0008_rumour_groups", _0008_rumour_groups),
+    ("0009_people", _0009_people),
 ]
 
 
