@@ -636,6 +636,10 @@ class Index:
 
     def _rank(self, text: str) -> List[_Ranked]:
         """The candidate documents against the message, best combined score first."""
+        return self._judge(text)[1]
+
+    def _judge(self, text: str) -> Tuple[_Message, List[_Ranked]]:
+        """The message as evidence, and the candidates ranked against it."""
         message = self._message(text or "")
         vector = None
         if self.semantic and (text or "").strip():
@@ -683,7 +687,7 @@ class Index:
             )
         # Ties (both signals at their ceiling) go to the document with more of both.
         ranked.sort(key=lambda item: (-item.score, -(item.lexical + item.semantic)))
-        return ranked
+        return message, ranked
 
     def scores(self, text: str) -> List[Tuple[str, float, int]]:
         """The candidate documents as (id, score, pieces of evidence), best first."""
@@ -720,7 +724,7 @@ class Index:
             threshold = cfg.match_threshold if threshold is None else threshold
             margin = cfg.match_margin if margin is None else margin
             suggest = cfg.match_suggest_threshold if suggest is None else suggest
-        ranked = self._rank(text)
+        message, ranked = self._judge(text)
         if not ranked:
             return Match(None, 0.0)
         best = ranked[0]
@@ -741,7 +745,7 @@ class Index:
             and (words_support or meaning_support)
             and not best.elsewhere
             and not best.conflict
-            and not (self.semantic and self._strangers(text))
+            and not (self.semantic and message.strangers)
         )
         suggestions: Tuple[Tuple[str, float], ...] = ()
         if not confident:
