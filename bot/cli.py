@@ -17,8 +17,8 @@ from bot import rumours as rumour_queue
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
-from bot.followup import queue_followups
 from bot.privacy import mask
+from bot.publishing import publish_fact
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
 
@@ -81,42 +81,26 @@ def facts_list(args: argparse.Namespace) -> int:
 def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         store = _store(args)
-        fact = store.set_fact_status(args.id, status, by=args.by)
-        print(f"fact {fact['id']} is now {fact['status']}")
-        if status == "published":
-            answered = answer_open_rumours(store)
-            if answered:
-                askers = sum(len(store.rumour_askers(r["id"])) for r in answered)
-                print(
-                    f"{len(answered)} open rumour(s) now answered;"
-                    f" {askers} customer(s) to follow up"
-                )
-            followups = queue_followups(store)
-            if followups.queued or followups.unreachable:
-                print(
-                    f"{followups.queued} follow-up message(s) queued for WhatsApp/Telegram;"
-                    f" {followups.unreachable} asker(s) on channels the bot cannot write to"
-                )
+        if status != "published":
+            fact = store.set_fact_status(args.id, status, by=args.by)
+            print(f"fact {fact['id']} is now {fact['status']}")
+            return 0
+        done = publish_fact(store, args.id, by=args.by)
+        print(f"fact {done.fact['id']} is now {done.fact['status']}")
+        if done.answered:
+            print(
+                f"{len(done.answered)} open rumour(s) now answered;"
+                f" {done.askers} customer(s) to follow up"
+            )
+        if done.followups.queued or done.followups.unreachable:
+            print(
+                f"{done.followups.queued} follow-up message(s) queued for WhatsApp/Telegram;"
+                f" {done.followups.unreachable} asker(s) on channels the bot cannot write to"
+            )
         return 0
 
     run.__doc__ = f"Marks a fact {status}."
     return run
-
-
-def answer_open_rumours(store: Store) -> List[Dict[str, Any]]:
-    """Links open rumour groups to the published facts that now answer them."""
-    cfg = settings()
-    knowledge = Knowledge(store, cfg.match_threshold, cfg.match_margin)
-    answered = []
-    for rumour in store.list_rumours("open"):
-        # Any wording of the group may be the one the new fact matches.
-        for wording in store.rumour_wordings(rumour["id"]) or [rumour]:
-            match = knowledge.match_fact(wording["text"])
-            if match.id:
-                store.answer_rumour(rumour["id"], match.id)
-                answered.append(rumour)
-                break
-    return answered
 
 
 def facts_match(args: argparse.Namespace) -> int:
