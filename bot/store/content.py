@@ -22,6 +22,7 @@ FACT_FIELDS = (
 BRAND_STATUSES = ("added", "removed")
 SUGGESTION_STATUSES = ("open", "rejected", "confirmed")
 FAQ_FIELDS = ("id", "question_tr", "question_en", "answer_tr", "answer_en", "source_url")
+FAQ_STATUSES = ("draft", "published", "retired")
 
 
 class ContentStore(Area):
@@ -71,6 +72,21 @@ class ContentStore(Area):
         self.db["facts"].update(fact_id, changes)
         return self.get_fact(fact_id)  # type: ignore[return-value]
 
+    def search_facts(self, query: str = "", status: str | None = None) -> List[Dict[str, Any]]:
+        """Facts whose id, topic, claims or answers contain every word of `query`, by id."""
+        columns = ("id", "topic", "claim_tr", "claim_en", "answer_tr", "answer_en")
+        any_column = " or ".join(f"lower({c}) like ? escape '!'" for c in columns)
+        clauses, args = [], []
+        if status:
+            clauses.append("status = ?")
+            args.append(status)
+        for word in query.lower().split():
+            escaped = word.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            clauses.append(f"({any_column})")
+            args.extend([f"%{escaped}%"] * len(columns))
+        where = " and ".join(clauses) or None
+        return list(self.db["facts"].rows_where(where, args, order_by="id"))
+
     def content_version(self) -> int:
         """Changes whenever a fact or FAQ entry changes (for caching match indexes)."""
         return int(self.db.execute("select revision from content_revision").fetchone()[0])
@@ -86,6 +102,28 @@ class ContentStore(Area):
         row["created_at"] = existing[0]["created_at"] if existing else stamp
         self.db["faqs"].upsert(row, pk="id")
         return not existing
+
+    def get_faq(self, faq_id: str, missing_ok: bool = False) -> Dict[str, Any] | None:
+        """One FAQ entry by id (None when `missing_ok` and absent)."""
+        rows = list(self.db["faqs"].rows_where("id = ?", [faq_id]))
+        if not rows:
+            if missing_ok:
+                return None
+            raise NotFound(f"no FAQ entry with id {faq_id!r}")
+        return rows[0]
+
+    def list_faqs(self, status: str | None = None) -> List[Dict[str, Any]]:
+        """FAQ entries ordered by id, optionally only those with `status`."""
+        if status:
+            return list(self.db["faqs"].rows_where("status = ?", [status], order_by="id"))
+        return list(self.db["faqs"].rows_where(order_by="id"))
+
+    def set_faq_status(self, faq_id: str, status: str) -> Dict[str, Any]:
+        """Publishes, retires or drafts an FAQ entry; returns it."""
+        assert status in FAQ_STATUSES
+        self.get_faq(faq_id)
+        self.db["faqs"].update(faq_id, {"status": status, "updated_at": now()})
+        return self.get_faq(faq_id)  # type: ignore[return-value]
 
     def published_faqs(self) -> List[Dict[str, Any]]:
         """FAQ entries that may reach a customer."""
@@ -264,6 +302,17 @@ class ContentStore(Area):
             )
         return groups
 
+    def rumour_growth(self, since: str) -> Dict[int, int]:
+        """Rumour group id -> how many of its askers first asked at or after `since`."""
+        return {
+            int(row["rumour_id"]): int(row["n"])
+            for row in self.db.query(
+                "select rumour_id, count(*) as n from rumour_askers where asked_at >= ?"
+                " group by rumour_id",
+                [since],
+            )
+        }
+
     def rumour_wordings(self, rumour_id: int) -> List[Dict[str, Any]]:
         """The wordings of a rumour group, most asked first (vectors left out)."""
         return list(
@@ -291,7 +340,9 @@ class ContentStore(Area):
                 "update rumour_wordings set vector = ? where id = ?", [vector, wording_id]
             )
 
-    def suggest_facts(self, rumour_id: int, suggestions: Sequence[Tuple[str, float]]) -> None:
+    def suggest_facts(
+        self, rumour_id: int, suggestions: Sequence[Tuple[str, float]], by: str = "matcher"
+    ) -> None:
         """Records facts the matcher found close to a rumour, keeping each one's best score.
 
         A suggestion a person rejected stays rejected.
@@ -302,11 +353,11 @@ class ContentStore(Area):
                 self.db.execute(
                     "insert into rumour_suggestions"
                     " (rumour_id, fact_id, score, status, updated_at, updated_by)"
-                    " values (?, ?, ?, 'open', ?, 'matcher')"
+                    " values (?, ?, ?, 'open', ?, ?)"
                     " on conflict (rumour_id, fact_id) do update"
                     " set score = max(rumour_suggestions.score, excluded.score),"
                     " updated_at = excluded.updated_at",
-                    [rumour_id, fact_id, float(score), stamp],
+                    [rumour_id, fact_id, float(score), stamp, by],
                 )
 
     def rumour_suggestions(self, rumour_id: int, status: str = "open") -> List[Dict[str, Any]]:
