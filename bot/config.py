@@ -67,6 +67,8 @@ class Settings:
     brand_aliases: Tuple[str, ...] = ("Kuzey", "Kuzey Gıda", "Kuzey Sut", "kuzeysut")
     # Open rumours at least this close (sentence-vector cosine) may form one group.
     rumour_cluster_threshold: float = 0.45
+    # The web chat (bot/channels/webchat.py): empty means derived from RASA_TOKEN.
+    webchat_secret: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
                 if alias.strip()
             ),
             rumour_cluster_threshold=float(env.get("CRISISDESK_RUMOUR_CLUSTER_THRESHOLD") or 0.45),
+            webchat_secret=(env.get("WEBCHAT_SECRET") or "").strip(),
         )
 
     def whatsapp_missing(self) -> List[str]:

@@ -83,6 +83,19 @@ class ChannelStore(Area):
         where = " and ".join(clauses) or None
         return list(self.db["outbox"].rows_where(where, args, order_by="id"))
 
+    def outgoing_to(
+        self, channel: str, recipient: str, after_id: int = 0, limit: int = 500
+    ) -> List[Dict[str, Any]]:
+        """One conversation's outbox rows after `after_id`, oldest first (its bot side)."""
+        return list(
+            self.db["outbox"].rows_where(
+                "channel = ? and recipient = ? and id > ?",
+                [channel, recipient, after_id],
+                order_by="id",
+                limit=limit,
+            )
+        )
+
     def due_recipients(
         self, at: float, channels: Sequence[str], limit: int = 1000
     ) -> List[tuple[str, str]]:
@@ -253,6 +266,15 @@ class ChannelStore(Area):
             args.append(status)
         where = " and ".join(clauses) or None
         return list(self.db["inbound_messages"].rows_where(where, args, order_by="id"))
+
+    def inbound_from(self, channel: str, sender: str, limit: int = 500) -> List[Dict[str, Any]]:
+        """One conversation's incoming messages, in arrival order (the newest `limit`)."""
+        rows = list(
+            self.db["inbound_messages"].rows_where(
+                "channel = ? and sender = ?", [channel, sender], order_by="id desc", limit=limit
+            )
+        )
+        return rows[::-1]
 
     # -- opt-outs ----------------------------------------------------------------------
 
