@@ -167,27 +167,44 @@ def test_knowledge_sees_publishing_without_restart(demo_store):
 
 
 def test_fact_vectors_are_computed_once_per_content_version(demo_store, monkeypatch):
-    """Building the index encodes the facts; a message encodes only itself."""
+    """Building the index encodes the facts; a message encodes only itself.
+
+    A new content version encodes only texts never seen (a new fact's claims).
+    """
     calls = []
     real = encoder.encode
 
     def counting(texts):
-        calls.append(len(texts))
+        calls.append(list(texts))
         return real(texts)
 
     monkeypatch.setattr(encoder, "encode", counting)
+    monkeypatch.setattr(matching, "_KNOWN_VECTORS", {})
     encoder._cached_one.cache_clear()
     cfg = settings()
     knowledge = Knowledge(demo_store, cfg.match_threshold, cfg.match_margin)
     knowledge.match_fact("kuzey sut iflas mi ediyor")
     knowledge.match_fact("is kuzey going bankrupt")
     knowledge.match_fact("fabrikaniz yanip kul olmus")
-    built = [n for n in calls if n > 1]
-    assert len(built) == 1 and built[0] >= 2 * len(demo_store.published_facts())
-    assert calls.count(1) == 3  # one encoder call per message
+    built = [texts for texts in calls if len(texts) > 1]
+    assert len(built) == 1 and len(built[0]) >= 2 * len(demo_store.published_facts())
+    assert [len(texts) for texts in calls].count(1) == 3  # one encoder call per message
+    calls.clear()
     demo_store.set_fact_status("bankruptcy", "retired")  # a new content version
-    knowledge.match_fact("kuzey sut iflas mi ediyor")  # cached message: no call for it
-    assert len([n for n in calls if n > 1]) == 2
+    assert knowledge.match_fact("kuzey sut iflas mi ediyor").id is None  # rebuilt
+    assert calls == []  # nothing new to encode, and the message was seen
+    fact = dict(demo_store.published_facts()[0])
+    fact.update(
+        id="new-fact",
+        claim_tr="Kuzey Süt tereyağı üretimini durdurdu.",
+        claim_en="Kuzey Süt stopped making butter.",
+    )
+    demo_store.upsert_fact(fact, status="published", verified_by="test")
+    knowledge.match_fact("kuzey sut tereyagi uretmeyi birakti mi")
+    encoded = [text for texts in calls for text in texts]
+    # the new fact's two claims and the message; the brand's words are left out
+    assert len(encoded) == 3
+    assert all("tereyag" in text or "butter" in text for text in encoded)
 
 
 def test_large_indexes_score_only_candidates():
