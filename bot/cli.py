@@ -264,12 +264,18 @@ def tickets_list(args: argparse.Namespace) -> int:
 
 
 def handoffs_list(args: argparse.Namespace) -> int:
-    """Shows the handoff queue: highest priority, then oldest, first."""
+    """Shows the handoff queue (waiting and assigned): highest priority, then oldest, first."""
     rows = _store(args).list_handoffs(None if args.all else "open")
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        _table(rows, ["id", "status", "priority", "language", "created_at", "sender_id", "reason"])
+        _table(
+            rows,
+            [
+                *("id", "status", "assigned_to", "priority", "language"),
+                *("created_at", "sender_id", "reason"),
+            ],
+        )
     return 0
 
 

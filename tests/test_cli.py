@@ -165,7 +165,7 @@ def test_handoffs_list_and_close_without_rasa_keeps_it_open(demo_store, capsys):
     code = cli(db_path, "handoffs", "close", str(hid), "--rasa-url", "http://127.0.0.1:9")
     assert code == 1
     assert "stays open" in capsys.readouterr().err
-    assert demo_store.get_handoff(hid)["status"] == "open"
+    assert demo_store.get_handoff(hid)["status"] == "waiting"
 
 
 def test_setup_demo_loads_once(tmp_path, capsys):

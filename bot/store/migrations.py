@@ -377,6 +377,96 @@ def _0009_people(db: sqlite_utils.Database) -> None:
     db["audit_log"].create_index(["actor"])
 
 
+def _0010_handoff_states(db: sqlite_utils.Database) -> None:
+    # A handoff's life: waiting (in the queue) -> assigned (an agent owns it) -> closed.
+    # Before this, a queued handoff was 'open'; it had no owner, so it is waiting.
+    handoffs = db["handoffs"]
+    handoffs.add_column("kind", str)
+    handoffs.add_column("assigned_to", str)
+    handoffs.add_column("assigned_at", str)
+    handoffs.add_column("first_reply_at", str)
+    handoffs.add_column("rating", int)
+    handoffs.add_column("intents", str)
+    handoffs.add_column("updated_at", str)
+    db.execute("update handoffs set status = 'waiting' where status = 'open'")
+    db.execute("update handoffs set updated_at = coalesce(closed_at, created_at)")
+    handoffs.create_index(["assigned_to"])
+    # Every change of a handoff, in order: what the desk's live feed tails by id.
+    db["handoff_changes"].create(
+        {
+            "id": int,
+            "handoff_id": int,
+            "sender_id": str,
+            "change": str,
+            "actor": str,
+            "detail": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"handoff_id", "sender_id", "change", "at"},
+        foreign_keys=[("handoff_id", "handoffs", "id")],
+    )
+    db["handoff_changes"].create_index(["handoff_id"])
+
+
+def _0011_desk_conversations(db: sqlite_utils.Database) -> None:
+    """The desk's records of a conversation: notes, agents' replies, "bot misunderstood" marks.
+
+    `sender_id` is the conversation id; `event_time` is the Rasa event's timestamp
+    (Unix seconds) of the customer message an agent marked.
+    """
+    db["desk_notes"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "handoff_id": int,
+            "author": str,
+            "text": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sender_id", "author", "text", "created_at"},
+    )
+    db["desk_notes"].create_index(["sender_id"])
+    db["desk_replies"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "handoff_id": int,
+            "agent": str,
+            "channel": str,
+            "kind": str,
+            "template": str,
+            "text": str,
+            "outbox_id": int,
+            "in_tracker": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sender_id", "agent", "channel", "kind", "text", "in_tracker", "created_at"},
+        foreign_keys=[("outbox_id", "outbox", "id")],
+    )
+    db["desk_replies"].create_index(["sender_id"])
+    db["misunderstood"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "event_time": float,
+            "text": str,
+            "intent": str,
+            "confidence": float,
+            "language": str,
+            "marked_by": str,
+            "marked_at": str,
+            "status": str,
+        },
+        pk="id",
+        not_null={"sender_id", "event_time", "text", "marked_by", "marked_at", "status"},
+    )
+    db["misunderstood"].create_index(["sender_id", "event_time"], unique=True)
+    db["misunderstood"].create_index(["status"])
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -387,6 +477,8 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0007_offered_payloads", _0007_offered_payloads),
     ("0008_rumour_groups", _0008_rumour_groups),
     ("0009_people", _0009_people),
+    ("0010_handoff_states", _0010_handoff_states),
+    ("0011_desk_conversations", _0011_desk_conversations),
 ]
 
 

@@ -1,0 +1,235 @@
+"""The handoff state machine: bot -> waiting -> assigned -> closed, guarded in SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from bot.store import Store
+from bot.store.cases import HandoffConflict, handoff_kind
+from bot.store.migrations import MIGRATIONS
+
+
+def open_one(store: Store, sender: str = "whatsapp:+905551112233", **extra) -> int:
+    values = dict(
+        sender_id=sender,
+        channel="whatsapp",
+        reason="customer asked for a person",
+        priority="normal",
+        language="tr",
+        last_messages=[{"from": "customer", "text": "canli destek"}],
+    )
+    values.update(extra)
+    return store.open_handoff(**values)
+
+
+def audit_actions(store: Store) -> list:
+    return [
+        (row["actor"], row["action"], row["subject"])
+        for row in store.db.query("select * from audit_log order by id")
+    ]
+
+
+def test_claim_release_transfer_close_and_every_step_is_audited(store):
+    hid = open_one(store)
+    assert store.get_handoff(hid)["status"] == "waiting"
+    assert store.open_handoff_for("whatsapp:+905551112233")["id"] == hid
+
+    claimed = store.claim_handoff(hid, "ayse")
+    assert (claimed["status"], claimed["assigned_to"]) == ("assigned", "ayse")
+    assert claimed["assigned_at"]
+    # claiming one's own conversation again is harmless
+    assert store.claim_handoff(hid, "ayse")["assigned_to"] == "ayse"
+
+    moved = store.transfer_handoff(hid, "ayse", "mehmet")
+    assert (moved["status"], moved["assigned_to"]) == ("assigned", "mehmet")
+
+    back = store.release_handoff(hid, "mehmet")
+    assert (back["status"], back["assigned_to"]) == ("waiting", None)
+    assert store.open_handoff_for("whatsapp:+905551112233")["id"] == hid  # still held
+
+    store.claim_handoff(hid, "ayse")
+    closed = store.close_handoff(hid, by="ayse", owner="ayse")
+    assert (closed["status"], closed["closed_by"]) == ("closed", "ayse")
+    assert store.open_handoff_for("whatsapp:+905551112233") is None
+    assert store.close_handoff(hid, by="cli")["closed_by"] == "ayse"  # twice: harmless
+
+    subject = f"handoff:{hid}"
+    assert audit_actions(store) == [
+        ("bot", "conversation.opened", subject),
+        ("ayse", "conversation.claim", subject),
+        ("ayse", "conversation.transfer", subject),
+        ("mehmet", "conversation.release", subject),
+        ("ayse", "conversation.claim", subject),
+        ("ayse", "conversation.close", subject),
+    ]
+    changes = [c["change"] for c in store.handoff_changes_after(0)]
+    assert changes == ["opened", "claimed", "transferred", "released", "claimed", "closed"]
+    assert store.last_handoff_change_id() == store.handoff_changes_after(0)[-1]["id"]
+
+
+def test_transitions_from_the_wrong_state_are_refused_and_name_the_owner(store):
+    hid = open_one(store)
+    with pytest.raises(HandoffConflict):
+        store.release_handoff(hid, "ayse")  # waiting: nobody to release it from
+    store.claim_handoff(hid, "ayse")
+    with pytest.raises(HandoffConflict) as lost:
+        store.claim_handoff(hid, "mehmet")
+    assert lost.value.owner == "ayse"
+    with pytest.raises(HandoffConflict):
+        store.transfer_handoff(hid, "mehmet", "zeynep")  # not mehmet's to give
+    with pytest.raises(HandoffConflict):
+        store.release_handoff(hid, "mehmet")
+    with pytest.raises(HandoffConflict):
+        store.close_handoff(hid, by="mehmet", owner="mehmet")
+    assert store.get_handoff(hid)["assigned_to"] == "ayse"
+    store.close_handoff(hid, by="ayse")
+    with pytest.raises(HandoffConflict):
+        store.claim_handoff(hid, "mehmet")  # closed: nothing to claim
+
+
+def test_one_active_handoff_per_conversation(store):
+    first = open_one(store)
+    assert open_one(store, reason="complaint: illness", priority="high") == first
+    store.claim_handoff(first, "ayse")
+    assert open_one(store) == first  # assigned is still active
+    store.close_handoff(first, by="ayse")
+    assert open_one(store) != first
+
+
+def race_to_claim(path, hid: int, agents: list) -> dict:
+    """Every agent claims `hid` at the same moment, each on its own connection."""
+    barrier = threading.Barrier(len(agents))
+    results: dict = {}
+
+    def claim(agent: str) -> None:
+        own = Store.open(path, migrate=False)
+        try:
+            barrier.wait()
+            try:
+                results[agent] = own.claim_handoff(hid, agent)["assigned_to"]
+            except HandoffConflict as conflict:
+                results[agent] = ("lost", conflict.owner)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=claim, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_agents_claiming_at_once_exactly_one_wins(store, tmp_path):
+    path = tmp_path / "crisisdesk.db"
+    agents = [f"agent{n}" for n in range(4)]
+    for round_ in range(20):
+        hid = open_one(store, sender=f"telegram:{round_}")
+        results = race_to_claim(path, hid, agents)
+        assert set(results) == set(agents)
+        winners = [agent for agent, result in results.items() if result == agent]
+        assert len(winners) == 1, results
+        assert store.get_handoff(hid)["assigned_to"] == winners[0]
+        losers = [result for agent, result in results.items() if agent not in winners]
+        assert losers == [("lost", winners[0])] * (len(agents) - 1)
+        claims = store.db.execute(
+            "select count(*) from audit_log where action = 'conversation.claim' and subject = ?",
+            [f"handoff:{hid}"],
+        ).fetchone()[0]
+        assert claims == 1
+
+
+def test_queue_order_reasons_ticket_and_intents(store):
+    ticket = store.create_ticket(
+        sender_id="rest:b", channel="rest", text="hastalandim", language="tr", severity="high"
+    )
+    normal = open_one(store, sender="rest:a")
+    complaint = open_one(
+        store,
+        sender="rest:b",
+        reason="complaint: illness",
+        priority="high",
+        ticket_number=ticket.number,
+        intents=[{"name": "complaint", "confidence": 0.9}],
+    )
+    failed = open_one(
+        store, sender="rest:c", reason="bot failed: the action server is down", priority="high"
+    )
+    taken = open_one(store, sender="rest:d", priority="high")
+    store.claim_handoff(taken, "ayse")
+    queue = store.queue()
+    assert [row["id"] for row in queue] == [complaint, failed, normal, taken]
+    by_id = {row["id"]: row for row in queue}
+    assert by_id[complaint]["kind"] == "severe_complaint"
+    assert by_id[complaint]["ticket_severity"] == "high"
+    assert by_id[complaint]["intents"] == [{"name": "complaint", "confidence": 0.9}]
+    assert by_id[failed]["kind"] == "bot_failed"
+    assert by_id[normal]["kind"] == "asked_for_person"
+    assert by_id[taken]["assigned_to"] == "ayse"
+
+
+@pytest.mark.parametrize(
+    "reason, kind",
+    [
+        ("customer asked for a person", "asked_for_person"),
+        ("accepted the offer of a person", "asked_for_person"),
+        ("complaint: illness, repeated", "severe_complaint"),
+        ("the bot did not understand twice", "not_understood"),
+        ("bot failed: the dialogue raised", "bot_failed"),
+    ],
+)
+def test_reason_kinds(reason, kind):
+    assert handoff_kind(reason) == kind
+
+
+def test_rating_and_first_reply(store):
+    hid = open_one(store)
+    assert store.record_first_reply(hid) is True
+    first = store.get_handoff(hid)["first_reply_at"]
+    assert store.record_first_reply(hid) is False
+    assert store.get_handoff(hid)["first_reply_at"] == first
+    assert store.rate_handoff(hid, 4)["rating"] == 4
+    with pytest.raises(ValueError):
+        store.rate_handoff(hid, 6)
+
+
+def test_migration_maps_open_to_waiting(tmp_path):
+    path = tmp_path / "old.db"
+    old = Store.open(path, migrate=False)
+    old.db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    for name, migration in MIGRATIONS:
+        if name == "0010_handoff_states":
+            break
+        migration(old.db)
+        old.db["_migrations"].insert({"name": name, "applied_at": "2026-01-01"})
+    old.db["handoffs"].insert_all(
+        [
+            {
+                "sender_id": "a",
+                "reason": "r",
+                "priority": "normal",
+                "status": "open",
+                "created_at": "2026-01-01T00:00:00+00:00",
+            },
+            {
+                "sender_id": "b",
+                "reason": "r",
+                "priority": "normal",
+                "status": "closed",
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "closed_at": "2026-01-02T00:00:00+00:00",
+            },
+        ]
+    )
+    old.db.conn.commit()
+    old.close()
+    new = Store.open(path)
+    assert [h["status"] for h in new.list_handoffs(None)] == ["waiting", "closed"]
+    assert new.open_handoff_for("a")["status"] == "waiting"
+    assert new.get_handoff(2)["updated_at"] == "2026-01-02T00:00:00+00:00"
+    with pytest.raises(sqlite3.IntegrityError):
+        new.db.execute("insert into handoff_changes (handoff_id) values (1)")
+    new.close()
