@@ -15,6 +15,30 @@ from bot.privacy import mask
 logger = logging.getLogger(__name__)
 
 
+def detected_intents(tracker: Tracker, messages: int = 5) -> List[Dict[str, Any]]:
+    """The intents the NLU read in the customer's recent messages, newest first, each once.
+
+    Each is {"name", "confidence"} with the highest confidence it had; the desk's
+    queue shows them next to the reason.
+    """
+    found: Dict[str, float] = {}
+    seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        seen += 1
+        if seen > messages:
+            break
+        intent = (event.get("parse_data") or {}).get("intent") or {}
+        name, confidence = intent.get("name"), intent.get("confidence")
+        if not name:
+            continue
+        confidence = round(float(confidence or 0.0), 3)
+        if confidence > found.get(name, -1.0):
+            found[name] = confidence
+    return [{"name": name, "confidence": confidence} for name, confidence in found.items()]
+
+
 def hand_over(
     tracker: Tracker,
     reason: str,
@@ -23,8 +47,8 @@ def hand_over(
 ) -> List[Dict[str, Any]]:
     """Queues the conversation for an agent; returns the events that pause the bot.
 
-    The bot stays silent for this conversation until `crisisdesk handoffs close`
-    resumes it.
+    The bot stays silent for this conversation until an agent (or `crisisdesk
+    handoffs close`) hands it back.
     """
     handoff_id = store().open_handoff(
         sender_id=tracker.sender_id,
@@ -34,6 +58,7 @@ def hand_over(
         language=language(tracker),
         last_messages=last_messages(tracker),
         ticket_number=ticket_number,
+        intents=detected_intents(tracker),
     )
     logger.info(
         "handoff %s for %s (%s priority): %s", handoff_id, mask(tracker.sender_id), priority, reason
@@ -57,7 +82,7 @@ class ActionHandoff(Action):
 
 
 class ActionHandoffClosed(Action):
-    """Run by `crisisdesk handoffs close` after the conversation is resumed."""
+    """Run when an agent hands back: the desk (or the CLI) triggers `EXTERNAL_handoff_closed`."""
 
     def name(self) -> str:
         """Action name used in the domain."""
@@ -66,8 +91,8 @@ class ActionHandoffClosed(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
-        """Tells the customer the bot is back and asks whether the help was useful."""
-        # The CLI resumes the conversation first and marks the handoff closed after.
+        """Tells the customer the bot is back, thanks them and asks for a 1-5 rating."""
+        # The conversation is resumed first and the handoff marked closed after.
         handoff = store().latest_handoff(tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_closed")
-        return [SlotSet("pending", f"handoff:{handoff['id']}" if handoff else None)]
+        return [SlotSet("pending", f"rating:{handoff['id']}" if handoff else None)]

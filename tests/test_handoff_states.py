@@ -7,9 +7,11 @@ import threading
 
 import pytest
 
+from actions.handoff import ActionHandoff
 from bot.store import Store
 from bot.store.cases import HandoffConflict, handoff_kind
 from bot.store.migrations import MIGRATIONS
+from tests.conftest import bot_event, make_tracker, user_event
 
 
 def open_one(store: Store, sender: str = "whatsapp:+905551112233", **extra) -> int:
@@ -233,3 +235,21 @@ def test_migration_maps_open_to_waiting(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         new.db.execute("insert into handoff_changes (handoff_id) values (1)")
     new.close()
+
+
+async def test_the_handoff_action_stores_the_detected_intents(action_store, dispatcher, domain):
+    history = [
+        user_event("sütünüz bozuk çıktı", "complaint", confidence=0.62, language="tr"),
+        bot_event("..."),
+        user_event("sütünüz bozuk", "complaint", confidence=0.81, language="tr"),
+    ]
+    tracker = make_tracker(
+        "temsilciye baglar misiniz", "request_human", language="tr", history=history
+    )
+    await ActionHandoff().run(dispatcher, tracker, domain)
+    [handoff] = action_store.queue()
+    assert handoff["intents"] == [
+        {"name": "request_human", "confidence": 0.95},
+        {"name": "complaint", "confidence": 0.81},
+    ]
+    assert handoff["kind"] == "asked_for_person"
