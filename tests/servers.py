@@ -58,6 +58,7 @@ class Bot:
     db_path: Path
     env: Dict[str, str]
     pids: Dict[str, int]
+    events_db: Path | None = None
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list:
         """Sends one message through the REST channel; returns the bot's replies."""
@@ -138,6 +139,8 @@ def running_bot(
         **(extra_env or {}),
     }
     (workdir / "tracker.db").unlink(missing_ok=True)  # every run starts with no conversations
+    events_db = workdir / "rasa_events.db"  # Rasa's SQL event broker (the desk's live feed)
+    events_db.unlink(missing_ok=True)
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         (
@@ -149,7 +152,9 @@ def running_bot(
         )
         + ("nlg:\n  type: bot.nlg.BilingualNLG\n" if project == ROOT else "")
         + "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
-        + f"  db: {workdir / 'tracker.db'}\n",
+        + f"  db: {workdir / 'tracker.db'}\n"
+        + "event_broker:\n  type: SQL\n  dialect: sqlite\n"
+        + f"  db: {events_db}\n",
         encoding="utf-8",
     )
     processes = []
@@ -198,6 +203,7 @@ def running_bot(
             db_path,
             env,
             pids,
+            events_db,
         )
     finally:
         for process in reversed(processes):
