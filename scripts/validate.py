@@ -15,6 +15,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN = re.compile(r"The utterance 'utter_[a-z_]+' is not used in any story or rule\.")
+# Intents nobody types, so they have no NLU examples (which Rasa warns about): the
+# desk triggers the external one through the API, and only the rating buttons the
+# bot offers send the other. Any other intent without examples still fails.
+NO_NLU_INTENTS = ("EXTERNAL_handoff_closed", "rate_handoff")
+NO_NLU = re.compile(
+    "The intent '(" + "|".join(NO_NLU_INTENTS) + ")' is listed in the domain file, "
+    r"but is not found in the NLU training data\."
+)
 # Data problems come as UserWarnings or as warnings logged by rasa's validator;
 # library deprecation notices are not about our data.
 WARNING = re.compile(r"(UserWarning: |WARNING\s+rasa\.\S+\s+-\s+)(?P<text>.*)")
@@ -38,7 +46,7 @@ def main() -> int:
     )
     output = result.stdout + result.stderr
     warnings = [m.group("text") for m in WARNING.finditer(output)]
-    unexpected = [w for w in warnings if not KNOWN.search(w)]
+    unexpected = [w for w in warnings if not KNOWN.search(w) and not NO_NLU.search(w)]
     known = len(warnings) - len(unexpected)
     if result.returncode != 0 or unexpected:
         print(output[-5000:])

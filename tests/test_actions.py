@@ -345,7 +345,7 @@ async def test_handoff_closed_asks_for_a_rating(action_store, dispatcher, domain
     action_store.close_handoff(handoff_id)
     tracker = make_tracker("thanks", "thank", language="en")
     events = await run(ActionHandoffClosed(), dispatcher, tracker, domain)
-    assert events == [SlotSet("pending", f"handoff:{handoff_id}")]
+    assert events == [SlotSet("pending", f"rating:{handoff_id}")]
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_closed"]
 
 

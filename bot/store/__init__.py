@@ -26,6 +26,7 @@ from bot.store.content import (
     VERDICTS,
     ContentStore,
 )
+from bot.store.desk import DeskStore
 from bot.store.people import ROLES, PeopleStore
 
 __all__ = [
@@ -46,12 +47,13 @@ __all__ = [
 ]
 
 
-class Store(ContentStore, CaseStore, ChannelStore, PeopleStore):
+class Store(ContentStore, CaseStore, ChannelStore, PeopleStore, DeskStore):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
     One class, one area per module: `content` (facts, FAQ, rumours), `cases`
     (tickets, handoffs, feedback), `channels` (outbox, inbound ids, opt-outs,
-    offered choices), `people` (desk users, sessions, login attempts, audit log).
+    offered choices), `people` (desk users, sessions, login attempts, audit log),
+    `desk` (notes, agents' replies, "bot misunderstood" marks).
     All SQL of the project lives in these modules.
     """
 
