@@ -1,4 +1,4 @@
-"""A thin client for the Rasa server's HTTP API (resume a paused conversation).
+"""A thin client for the Rasa server's HTTP API: read a tracker, add events, resume.
 
 The Rasa server is started by `bot/launch.py` with `--jwt-secret RASA_TOKEN`, so a
 request proves it knows the token by sending a short-lived HS256 JWT in
@@ -20,6 +20,8 @@ from bot.privacy import mask, scrub
 # Long enough for one request or a server start-up poll, short enough that a
 # copied header is soon useless.
 TOKEN_LIFETIME_SECONDS = 60
+# The external intent the desk triggers when an agent hands a conversation back.
+HANDOFF_CLOSED_INTENT = "EXTERNAL_handoff_closed"
 
 
 class RasaUnavailable(RuntimeError):
@@ -68,11 +70,12 @@ class RasaClient:
         self.token = token
         self.timeout = timeout
 
-    def _post(self, path: str, shown: str, body: Any, **params: str) -> Any:
-        """POSTs `body` to `path`; `shown` is the path as error texts may print it."""
+    def _request(self, method: str, path: str, shown: str, body: Any = None, **params: str) -> Any:
+        """Sends one request to `path`; `shown` is the path as error texts may print it."""
         where = safe_base_url(self.base_url)
         try:
-            response = requests.post(
+            response = requests.request(
+                method,
                 f"{self.base_url}{path}",
                 json=body,
                 params=params,
@@ -96,28 +99,64 @@ class RasaClient:
             )
         return response.json() if response.content else None
 
-    def resume(self, conversation_id: str) -> List[Dict[str, Any]]:
-        """Resumes a paused conversation and runs `action_handoff_closed` in it.
+    def _post(self, path: str, shown: str, body: Any, **params: str) -> Any:
+        """POSTs `body` to `path`; `shown` is the path as error texts may print it."""
+        return self._request("POST", path, shown, body, **params)
 
-        Returns the messages the bot sent (for channels that collect them).
-        """
+    @staticmethod
+    def _paths(conversation_id: str) -> tuple[str, str]:
+        """The conversation's API path, and the same with the id masked (for error texts)."""
         # Rasa (Sanic) does not decode %-escapes in the conversation id, so the
         # characters channel ids use (`whatsapp:+90...`, `telegram:123`) go as they are.
-        path = f"/conversations/{quote(conversation_id, safe=':+@')}"
-        shown = f"/conversations/{mask(conversation_id)}"
+        return (
+            f"/conversations/{quote(conversation_id, safe=':+@')}",
+            f"/conversations/{mask(conversation_id)}",
+        )
+
+    def tracker(self, conversation_id: str) -> Dict[str, Any]:
+        """The conversation's whole tracker from the tracker store (every event, all sessions)."""
+        path, shown = self._paths(conversation_id)
+        return self._request(
+            "GET", f"{path}/tracker", f"{shown}/tracker", include_events="ALL"
+        ) or {"sender_id": conversation_id, "events": [], "paused": False}
+
+    def append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> None:
+        """Appends events to the tracker as they are: nothing is sent, nothing predicted."""
+        path, shown = self._paths(conversation_id)
+        self._post(f"{path}/tracker/events", f"{shown}/tracker/events", events)
+
+    def record_agent_reply(
+        self, conversation_id: str, text: str, agent: str, **metadata: Any
+    ) -> None:
+        """Writes an agent's reply into the tracker as a bot message that names the agent.
+
+        The message itself goes to the customer through the outbox; this keeps the
+        history whole (Rasa's tracker then holds customer, bot and agent messages).
+        """
+        event = {
+            "event": "bot",
+            "text": text,
+            "timestamp": time.time(),
+            "metadata": {"agent": agent, "sent_by": "desk", **metadata},
+        }
+        self.append_events(conversation_id, [event])
+
+    def resume(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """Resumes a paused conversation; the bot thanks the customer and asks for a rating.
+
+        Rasa's current mechanism for an outside event: the external intent
+        `EXTERNAL_handoff_closed` is triggered in the conversation (trigger_intent),
+        and a rule maps it to `action_handoff_closed`; the bot then listens as after
+        any message. (The older `/execute` endpoint is deprecated.) The messages go
+        to the conversation's latest channel; they are also returned.
+        """
+        path, shown = self._paths(conversation_id)
         self._post(f"{path}/tracker/events", f"{shown}/tracker/events", {"event": "resume"})
         result = self._post(
-            f"{path}/execute",
-            f"{shown}/execute",
-            {"name": "action_handoff_closed"},
+            f"{path}/trigger_intent",
+            f"{shown}/trigger_intent",
+            {"name": HANDOFF_CLOSED_INTENT, "entities": {}},
             output_channel="latest",
-        )
-        # /execute runs the action but predicts nothing after it: listen again, so
-        # the customer's next message is handled like any other.
-        self._post(
-            f"{path}/tracker/events",
-            f"{shown}/tracker/events",
-            {"event": "action", "name": "action_listen"},
         )
         return (result or {}).get("messages", [])
 
