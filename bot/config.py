@@ -67,6 +67,15 @@ class Settings:
     brand_aliases: Tuple[str, ...] = ("Kuzey", "Kuzey Gıda", "Kuzey Sut", "kuzeysut")
     # Open rumours at least this close (sentence-vector cosine) may form one group.
     rumour_cluster_threshold: float = 0.45
+    # The desk (bot/desk/): its port, session lifetime and login throttling.
+    desk_port: int = 8000
+    desk_session_hours: float = 12.0
+    desk_session_idle_minutes: float = 120.0
+    desk_login_window_minutes: float = 60.0
+    desk_login_free_attempts: int = 5
+    desk_login_address_free_attempts: int = 20
+    desk_login_delay_seconds: float = 2.0
+    desk_login_max_delay_seconds: float = 900.0
     # The web chat (bot/channels/webchat.py): empty means derived from RASA_TOKEN.
     webchat_secret: str = ""
 
@@ -124,6 +133,14 @@ class Settings:
                 if alias.strip()
             ),
             rumour_cluster_threshold=float(env.get("CRISISDESK_RUMOUR_CLUSTER_THRESHOLD") or 0.45),
+            desk_port=int(env.get("DESK_PORT") or 8000),
+            desk_session_hours=float(env.get("DESK_SESSION_HOURS") or 12),
+            desk_session_idle_minutes=float(env.get("DESK_SESSION_IDLE_MINUTES") or 120),
+            desk_login_window_minutes=float(env.get("DESK_LOGIN_WINDOW_MINUTES") or 60),
+            desk_login_free_attempts=int(env.get("DESK_LOGIN_FREE_ATTEMPTS") or 5),
+            desk_login_address_free_attempts=int(env.get("DESK_LOGIN_ADDRESS_FREE_ATTEMPTS") or 20),
+            desk_login_delay_seconds=float(env.get("DESK_LOGIN_DELAY_SECONDS") or 2),
+            desk_login_max_delay_seconds=float(env.get("DESK_LOGIN_MAX_DELAY_SECONDS") or 900),
             webchat_secret=(env.get("WEBCHAT_SECRET") or "").strip(),
         )
 

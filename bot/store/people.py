@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from bot.store.base import Area, NotFound, now
 
@@ -173,12 +173,12 @@ class PeopleStore(Area):
     def session_user(self, session_id: str, at: datetime | None = None) -> Dict[str, Any] | None:
         """The live session and its enabled user, or None (unknown, expired or disabled).
 
-        Returns the user's fields plus `csrf_token`, `session_last_seen_at` and
-        `session_expires_at`.
+        Returns the user's fields plus `csrf_token`, `session_created_at`,
+        `session_last_seen_at` and `session_expires_at`.
         """
         row = self.db.execute(
             "select u.id, u.name, u.role, u.password_hash, u.disabled, u.must_change_password,"
-            " u.created_at, u.updated_at, s.csrf_token, s.last_seen_at, s.expires_at"
+            " u.created_at, u.updated_at, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at"
             " from desk_sessions s join users u on u.id = s.user_id"
             " where s.key = ? and s.expires_at > ? and u.disabled = 0",
             [session_key(session_id), _iso(at)],
@@ -187,7 +187,12 @@ class PeopleStore(Area):
             return None
         user = self._user(row[:8])
         user.pop("password_hash")
-        user["csrf_token"], user["session_last_seen_at"], user["session_expires_at"] = row[8:]
+        (
+            user["csrf_token"],
+            user["session_created_at"],
+            user["session_last_seen_at"],
+            user["session_expires_at"],
+        ) = row[8:]
         return user
 
     def touch_session(self, session_id: str, expires_at: datetime, at: datetime | None = None):
@@ -239,29 +244,32 @@ class PeopleStore(Area):
             )
 
     def failed_logins(
-        self, *, since: datetime, name: str | None = None, address: str | None = None
-    ):
-        """Failures since `since` (for a name or an address) after the last success there.
+        self, *, since: datetime, user_name: str | None = None, address: str | None = None
+    ) -> Tuple[int, str | None]:
+        """Failed logins since `since` for a user name (as typed), or for an address.
 
-        Returns (count, time of the latest failure as ISO text or None).
+        For a name, only failures after its latest successful login count; for an
+        address every failure counts (someone else's success there resets nothing).
+        Returns (count, time of the latest failure as ISO text, or None).
         """
-        if (name is None) == (address is None):
-            raise ValueError("give exactly one of name or address")
-        column, value = (
-            ("name", name.strip().lower()[:64])
-            if name is not None
-            else (
-                "address",
-                (address or "")[:64],
+        if (user_name is None) == (address is None):
+            raise ValueError("give exactly one of user_name or address")
+        if user_name is not None:
+            value = user_name.strip().lower()[:64]
+            sql = (
+                "select count(*), max(at) from login_attempts where name = ? and ok = 0"
+                " and at >= ? and id > coalesce((select max(id) from login_attempts"
+                " where name = ? and ok = 1), 0)"
             )
-        )
-        row = self.db.execute(
-            f"select count(*), max(at) from login_attempts where {column} = ? and ok = 0"
-            f" and at >= ? and at > coalesce((select max(at) from login_attempts"
-            f" where {column} = ? and ok = 1), '')",
-            [value, _iso(since), value],
-        ).fetchone()
-        return row[0], row[1]
+            params = [value, _iso(since), value]
+        else:
+            sql = (
+                "select count(*), max(at) from login_attempts"
+                " where address = ? and ok = 0 and at >= ?"
+            )
+            params = [(address or "")[:64], _iso(since)]
+        count, latest = self.db.execute(sql, params).fetchone()
+        return count, latest
 
     def delete_login_attempts(self, before: datetime) -> int:
         """Forgets attempts older than `before`; returns how many."""
