@@ -1,0 +1,533 @@
+"""Editors' pages: facts, FAQ entries and the open-rumour groups.
+
+Facts and FAQ entries are written as drafts in both languages and checked by
+the same validation as the CSV import (`bot.facts.validate_fact`,
+`validate_faq`), every problem shown next to its field. Saving a change to a
+published entry makes it a draft again: what customers read is always what an
+editor last published. Publishing a fact goes through `bot.publishing`, the
+mechanism the CLI uses: verified by the logged-in editor, open rumours it
+answers are linked and their askers' follow-ups queued (once each). Confirming
+or rejecting a rumour group's suggested fact calls `bot.rumours.confirm` /
+`reject`, as `crisisdesk rumours confirm/reject` does. Every change is written
+to the audit log. Customer wordings reach the page only through autoescaped
+templates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot import rumours as rumour_queue
+from bot.desk import web
+from bot.desk.auth import EDITORS, current_user, route
+from bot.facts import validate_fact, validate_faq
+from bot.publishing import publish_fact, retire_fact
+from bot.store import FACT_FIELDS, FACT_STATUSES, FAQ_FIELDS, VERDICTS, NotFound, Store
+from bot.store.content import FAQ_STATUSES
+
+GROWTH_WINDOW = timedelta(hours=1)  # "fastest-growing": new askers within this window
+MAX_FORM_FIELD = 8000  # the form refuses more before validation (validation allows 4000)
+
+
+def _store(request: Request) -> Any:
+    """The desk's store (`bot.store.aio.AsyncStore`: every method awaited)."""
+    return web.store(request)
+
+
+def _actor(request: Request) -> str:
+    user = current_user(request)
+    return user["name"] if user else "anonymous"
+
+
+def _render(
+    request: Request, name: str, context: Dict[str, Any], status_code: int = 200
+) -> Response:
+    return web.render(request, name, {"verdicts": VERDICTS, **context}, status_code)
+
+
+def _run_sync(path: Path, func: Callable[..., Any], *args: Any) -> Any:
+    store = Store.open(path, migrate=False)
+    try:
+        return func(store, *args)
+    finally:
+        store.close()
+
+
+async def _sync(request: Request, func: Callable[..., Any], *args: Any) -> Any:
+    """Runs `func(store, *args)` on a plain `Store` in a worker thread (several calls)."""
+    return await run_in_threadpool(_run_sync, _store(request).path, func, *args)
+
+
+def _back(path: str, **query: str) -> RedirectResponse:
+    """A redirect after a POST (303: the browser GETs the page)."""
+    shown = {k: v for k, v in query.items() if v}
+    return RedirectResponse(path + ("?" + urlencode(shown) if shown else ""), status_code=303)
+
+
+async def _form(request: Request, fields: Sequence[str]) -> Dict[str, str]:
+    form = await request.form()
+    out = {}
+    for name in fields:
+        value = form.get(name)
+        out[name] = value[:MAX_FORM_FIELD] if isinstance(value, str) else ""
+    return out
+
+
+_PLACEHOLDER = {"id": "x", "source_url": "https://example.org", "verdict": VERDICTS[0]}
+
+
+def field_errors(
+    validate: Callable[[Dict[str, str]], Dict[str, str]], row: Mapping[str, str]
+) -> Dict[str, str]:
+    """Every problem `validate` finds in a form, by field (the import's own checks).
+
+    The import's validators stop at the first problem; each one found is noted
+    against the field its message names, that field is set to a valid value, and
+    the row is checked again, so the editor sees all problems at once.
+    """
+    trial = dict(row)
+    errors: Dict[str, str] = {}
+    for _ in range(len(trial) + 1):
+        try:
+            validate(trial)
+            return errors
+        except ValueError as problem:
+            message = str(problem)
+            name = message.split(" ", 1)[0]
+            if name not in trial or name in errors:
+                errors["_form"] = message
+                return errors
+            errors[name] = message
+            trial[name] = _PLACEHOLDER.get(name, "x")
+    return errors
+
+
+def _fact_row(fact: Mapping[str, Any]) -> Dict[str, str]:
+    return {name: str(fact.get(name) or "") for name in FACT_FIELDS}
+
+
+def _faq_row(faq: Mapping[str, Any]) -> Dict[str, str]:
+    return {name: str(faq.get(name) or "") for name in FAQ_FIELDS}
+
+
+def _not_found(request: Request, what: str) -> Response:
+    return _render(request, "content/not_found.html", {"what": what}, status_code=404)
+
+
+# -- facts -----------------------------------------------------------------------
+
+
+async def facts_list(request: Request) -> Response:
+    """Facts, searchable, with verdict, status and who verified them when."""
+    query = request.query_params.get("q", "")[:200]
+    status = request.query_params.get("status", "")
+    status = status if status in FACT_STATUSES else ""
+    facts = await _store(request).search_facts(query, status or None)
+    return _render(
+        request,
+        "content/facts.html",
+        {
+            "facts": facts,
+            "q": query,
+            "status": status,
+            "statuses": FACT_STATUSES,
+            "notice": request.query_params.get("notice", ""),
+        },
+    )
+
+
+def _prefill_from_rumour(store: Store, rumour_id: str) -> Dict[str, str]:
+    """A new fact's claims from a rumour group's wordings (most asked in each language)."""
+    try:
+        group = store.get_rumour(int(rumour_id))
+    except (NotFound, ValueError):
+        return {}
+    claims: Dict[str, str] = {}
+    for wording in store.rumour_wordings(group["id"]):
+        key = f"claim_{wording['language']}" if wording["language"] in ("tr", "en") else ""
+        if key and key not in claims:
+            claims[key] = " ".join(wording["text"].split())
+    if not claims:
+        claims["claim_en"] = " ".join(group["text"].split())
+    return claims
+
+
+async def fact_new(request: Request) -> Response:
+    """The form for a new fact (pre-filled from a rumour group with ?rumour=ID)."""
+    rumour = request.query_params.get("rumour", "")
+    row = {name: "" for name in FACT_FIELDS}
+    row.update(await _sync(request, _prefill_from_rumour, rumour) if rumour else {})
+    return _render(
+        request,
+        "content/fact_form.html",
+        {"fact": row, "errors": {}, "new": True, "rumour": rumour, "record": None},
+    )
+
+
+async def fact_create(request: Request) -> Response:
+    """Saves a new fact as a draft, or shows the form again with its problems."""
+    store = _store(request)
+    row = await _form(request, FACT_FIELDS)
+    rumour = (await request.form()).get("rumour", "")
+    rumour = rumour if isinstance(rumour, str) and rumour.isdigit() else ""
+    errors = field_errors(validate_fact, row)
+    if not errors and await store.get_fact(row["id"].strip(), missing_ok=True):
+        errors["id"] = f"a fact with id {row['id'].strip()!r} already exists: edit that one"
+    if errors:
+        return _render(
+            request,
+            "content/fact_form.html",
+            {"fact": row, "errors": errors, "new": True, "rumour": rumour, "record": None},
+            status_code=422,
+        )
+    fact = validate_fact(row)
+    await store.upsert_fact(fact, status="draft", verified_by="")
+    detail: Dict[str, Any] = {"verdict": fact["verdict"]}
+    if rumour:
+        try:
+            await store.get_rumour(int(rumour))
+            # The group will list the new fact, to confirm once it is published.
+            await store.suggest_facts(int(rumour), [(fact["id"], 1.0)], by=_actor(request))
+            detail["rumour"] = int(rumour)
+        except NotFound:
+            pass
+    await web.audit(request, "fact.create", f"fact:{fact['id']}", detail)
+    return _back(f"/facts/{quote(fact['id'])}", notice="saved as a draft")
+
+
+async def fact_edit(request: Request) -> Response:
+    """One fact: its edit form, status and publish/retire buttons."""
+    fact_id = request.path_params["fact_id"]
+    record = await _store(request).get_fact(fact_id, missing_ok=True)
+    if not record:
+        return _not_found(request, f"fact {fact_id}")
+    return _render(
+        request,
+        "content/fact_form.html",
+        {
+            "fact": _fact_row(record),
+            "record": record,
+            "errors": {},
+            "new": False,
+            "rumour": "",
+            "notice": request.query_params.get("notice", ""),
+        },
+    )
+
+
+async def fact_save(request: Request) -> Response:
+    """Saves an edited fact as a draft (a published one leaves the air until republished)."""
+    store = _store(request)
+    fact_id = request.path_params["fact_id"]
+    record = await store.get_fact(fact_id, missing_ok=True)
+    if not record:
+        return _not_found(request, f"fact {fact_id}")
+    row = await _form(request, FACT_FIELDS)
+    row["id"] = fact_id  # the id is the fact's name everywhere: never changed by an edit
+    errors = field_errors(validate_fact, row)
+    if errors:
+        return _render(
+            request,
+            "content/fact_form.html",
+            {"fact": row, "record": record, "errors": errors, "new": False, "rumour": ""},
+            status_code=422,
+        )
+    fact = validate_fact(row)
+    changed = sorted(k for k in FACT_FIELDS if fact[k] != (record.get(k) or ""))
+    await store.upsert_fact(fact, status="draft", verified_by="")
+    await web.audit(
+        request,
+        "fact.edit",
+        f"fact:{fact_id}",
+        {"changed": changed, "was": record["status"]},
+    )
+    return _back(f"/facts/{quote(fact_id)}", notice="saved as a draft")
+
+
+async def fact_publish(request: Request) -> Response:
+    """Publishes a fact as verified by the editor; answers rumours, queues follow-ups."""
+    store = _store(request)
+    fact_id = request.path_params["fact_id"]
+    if not await store.get_fact(fact_id, missing_ok=True):
+        return _not_found(request, f"fact {fact_id}")
+    actor = _actor(request)
+    done = await _sync(request, publish_fact, fact_id, actor)
+    await web.audit(
+        request,
+        "fact.publish",
+        f"fact:{fact_id}",
+        {
+            "rumours_answered": [r["id"] for r in done.answered],
+            "followups_queued": done.followups.queued,
+            "unreachable": done.followups.unreachable,
+        },
+    )
+    notice = (
+        f"published; {len(done.answered)} open rumour(s) answered,"
+        f" {done.followups.queued} follow-up(s) queued,"
+        f" {done.followups.unreachable} asker(s) on channels the bot cannot write to"
+    )
+    return _back(f"/facts/{quote(fact_id)}", notice=notice)
+
+
+async def fact_retire(request: Request) -> Response:
+    """Retires a fact: the bot no longer uses it."""
+    store = _store(request)
+    fact_id = request.path_params["fact_id"]
+    if not await store.get_fact(fact_id, missing_ok=True):
+        return _not_found(request, f"fact {fact_id}")
+    await _sync(request, retire_fact, fact_id, _actor(request))
+    await web.audit(request, "fact.retire", f"fact:{fact_id}")
+    return _back(f"/facts/{quote(fact_id)}", notice="retired")
+
+
+# -- rumour groups ---------------------------------------------------------------
+
+
+def rumour_board(store: Store, order: str = "largest", status: str = "open") -> List[Dict]:
+    """Rumour groups with their growth and suggested facts, largest or fastest-growing first."""
+    since = (datetime.now(timezone.utc) - GROWTH_WINDOW).isoformat(timespec="seconds")
+    growth = store.rumour_growth(since)
+    groups = []
+    for group in store.rumour_groups(None if status == "all" else "open"):
+        suggestions = []
+        for fact_id, score in group["suggestions"]:
+            fact = store.get_fact(fact_id, missing_ok=True)
+            if fact:
+                suggestions.append({"fact": fact, "score": score})
+        wordings = store.rumour_wordings(group["id"])
+        groups.append(
+            {
+                **group,
+                "growth": growth.get(group["id"], 0),
+                "items": wordings,
+                "offers": suggestions,
+            }
+        )
+    if order == "growing":
+        groups.sort(key=lambda g: (-g["growth"], -g["askers"], -g["ask_count"], g["id"]))
+    else:
+        groups.sort(key=lambda g: (-g["askers"], -g["growth"], -g["ask_count"], g["id"]))
+    return groups
+
+
+async def rumours_list(request: Request) -> Response:
+    """The open-rumour groups with their wordings, askers and suggested facts."""
+    order = "growing" if request.query_params.get("order") == "growing" else "largest"
+    status = "all" if request.query_params.get("status") == "all" else "open"
+    return _render(
+        request,
+        "content/rumours.html",
+        {
+            "groups": await _sync(request, rumour_board, order, status),
+            "order": order,
+            "status": status,
+            "window_minutes": int(GROWTH_WINDOW.total_seconds() // 60),
+            "notice": request.query_params.get("notice", ""),
+            "problem": request.query_params.get("problem", ""),
+        },
+    )
+
+
+async def _rumour_and_fact(request: Request) -> tuple[int | None, str]:
+    form = await request.form()
+    fact_id = form.get("fact_id")
+    try:
+        rumour_id = int(request.path_params["rumour_id"])
+    except ValueError:
+        rumour_id = None
+    return rumour_id, fact_id if isinstance(fact_id, str) else ""
+
+
+async def rumour_confirm(request: Request) -> Response:
+    """Confirms that a fact answers a group: askers told, wordings kept as claim variants."""
+    rumour_id, fact_id = await _rumour_and_fact(request)
+    if rumour_id is None or not fact_id:
+        return _back("/rumours", problem="choose a rumour group and a fact")
+    actor = _actor(request)
+    try:
+        done = await _sync(request, rumour_queue.confirm, rumour_id, fact_id, actor)
+    except NotFound as problem:
+        return _back("/rumours", problem=str(problem.args[0]))
+    except ValueError as problem:
+        return _back("/rumours", problem=str(problem))
+    await web.audit(
+        request,
+        "rumour.confirm",
+        f"rumour:{rumour_id}",
+        {
+            "fact": fact_id,
+            "variants": done.variants,
+            "followups_queued": done.followups.queued,
+            "unreachable": done.followups.unreachable,
+        },
+    )
+    return _back(
+        "/rumours",
+        notice=f"rumour {rumour_id} answered by {fact_id}; {done.variants} wording(s) kept,"
+        f" {done.followups.queued} follow-up(s) queued",
+    )
+
+
+async def rumour_reject(request: Request) -> Response:
+    """Removes a suggested fact from a group; it is not suggested again."""
+    rumour_id, fact_id = await _rumour_and_fact(request)
+    if rumour_id is None or not fact_id:
+        return _back("/rumours", problem="choose a rumour group and a fact")
+    try:
+        await _sync(request, rumour_queue.reject, rumour_id, fact_id, _actor(request))
+    except NotFound as problem:
+        return _back("/rumours", problem=str(problem.args[0]))
+    await web.audit(request, "rumour.reject", f"rumour:{rumour_id}", {"fact": fact_id})
+    return _back("/rumours", notice=f"{fact_id} is no longer suggested for rumour {rumour_id}")
+
+
+# -- FAQ -------------------------------------------------------------------------
+
+
+async def faq_list(request: Request) -> Response:
+    """FAQ entries with their status."""
+    status = request.query_params.get("status", "")
+    status = status if status in FAQ_STATUSES else ""
+    return _render(
+        request,
+        "content/faq.html",
+        {
+            "faqs": await _store(request).list_faqs(status or None),
+            "status": status,
+            "statuses": FAQ_STATUSES,
+            "notice": request.query_params.get("notice", ""),
+        },
+    )
+
+
+async def faq_new(request: Request) -> Response:
+    """The form for a new FAQ entry."""
+    row = {name: "" for name in FAQ_FIELDS}
+    return _render(
+        request, "content/faq_form.html", {"faq": row, "errors": {}, "new": True, "record": None}
+    )
+
+
+async def faq_create(request: Request) -> Response:
+    """Saves a new FAQ entry as a draft, or shows the form again with its problems."""
+    store = _store(request)
+    row = await _form(request, FAQ_FIELDS)
+    errors = field_errors(validate_faq, row)
+    if not errors and await store.get_faq(row["id"].strip(), missing_ok=True):
+        errors["id"] = f"an FAQ entry with id {row['id'].strip()!r} already exists: edit that one"
+    if errors:
+        return _render(
+            request,
+            "content/faq_form.html",
+            {"faq": row, "errors": errors, "new": True, "record": None},
+            status_code=422,
+        )
+    faq = validate_faq(row)
+    await store.upsert_faq(faq, status="draft")
+    await web.audit(request, "faq.create", f"faq:{faq['id']}")
+    return _back(f"/faq/{quote(faq['id'])}", notice="saved as a draft")
+
+
+async def faq_edit(request: Request) -> Response:
+    """One FAQ entry: its edit form, status and publish/retire buttons."""
+    faq_id = request.path_params["faq_id"]
+    record = await _store(request).get_faq(faq_id, missing_ok=True)
+    if not record:
+        return _not_found(request, f"FAQ entry {faq_id}")
+    return _render(
+        request,
+        "content/faq_form.html",
+        {
+            "faq": _faq_row(record),
+            "record": record,
+            "errors": {},
+            "new": False,
+            "notice": request.query_params.get("notice", ""),
+        },
+    )
+
+
+async def faq_save(request: Request) -> Response:
+    """Saves an edited FAQ entry as a draft."""
+    store = _store(request)
+    faq_id = request.path_params["faq_id"]
+    record = await store.get_faq(faq_id, missing_ok=True)
+    if not record:
+        return _not_found(request, f"FAQ entry {faq_id}")
+    row = await _form(request, FAQ_FIELDS)
+    row["id"] = faq_id
+    errors = field_errors(validate_faq, row)
+    if errors:
+        return _render(
+            request,
+            "content/faq_form.html",
+            {"faq": row, "record": record, "errors": errors, "new": False},
+            status_code=422,
+        )
+    faq = validate_faq(row)
+    changed = sorted(k for k in FAQ_FIELDS if faq[k] != (record.get(k) or ""))
+    await store.upsert_faq(faq, status="draft")
+    await web.audit(
+        request, "faq.edit", f"faq:{faq_id}", {"changed": changed, "was": record["status"]}
+    )
+    return _back(f"/faq/{quote(faq_id)}", notice="saved as a draft")
+
+
+def _faq_status(status: str, action: str) -> Callable[[Request], Any]:
+    async def change(request: Request) -> Response:
+        store = _store(request)
+        faq_id = request.path_params["faq_id"]
+        if not await store.get_faq(faq_id, missing_ok=True):
+            return _not_found(request, f"FAQ entry {faq_id}")
+        await store.set_faq_status(faq_id, status)
+        await web.audit(request, action, f"faq:{faq_id}")
+        return _back(f"/faq/{quote(faq_id)}", notice=status)
+
+    change.__doc__ = f"Marks an FAQ entry {status}."
+    change.__name__ = f"faq_{action.split('.')[1]}"
+    return change
+
+
+# -- routes ----------------------------------------------------------------------
+
+
+def routes() -> List[Any]:
+    """The editors' routes (editor and admin only)."""
+    get, post = ["GET"], ["POST"]
+    return [
+        route("/facts", facts_list, roles=EDITORS, methods=get),
+        route("/facts/new", fact_new, roles=EDITORS, methods=get),
+        route("/facts/new", fact_create, roles=EDITORS, methods=post),
+        route("/facts/{fact_id}", fact_edit, roles=EDITORS, methods=get),
+        route("/facts/{fact_id}", fact_save, roles=EDITORS, methods=post),
+        route("/facts/{fact_id}/publish", fact_publish, roles=EDITORS, methods=post),
+        route("/facts/{fact_id}/retire", fact_retire, roles=EDITORS, methods=post),
+        route("/rumours", rumours_list, roles=EDITORS, methods=get),
+        route("/rumours/{rumour_id}/confirm", rumour_confirm, roles=EDITORS, methods=post),
+        route("/rumours/{rumour_id}/reject", rumour_reject, roles=EDITORS, methods=post),
+        route("/faq", faq_list, roles=EDITORS, methods=get),
+        route("/faq/new", faq_new, roles=EDITORS, methods=get),
+        route("/faq/new", faq_create, roles=EDITORS, methods=post),
+        route("/faq/{faq_id}", faq_edit, roles=EDITORS, methods=get),
+        route("/faq/{faq_id}", faq_save, roles=EDITORS, methods=post),
+        route(
+            "/faq/{faq_id}/publish",
+            _faq_status("published", "faq.publish"),
+            roles=EDITORS,
+            methods=post,
+        ),
+        route(
+            "/faq/{faq_id}/retire",
+            _faq_status("retired", "faq.retire"),
+            roles=EDITORS,
+            methods=post,
+        ),
+    ]
