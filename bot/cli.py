@@ -404,10 +404,68 @@ def setup(args: argparse.Namespace) -> int:
     store = Store.open(args.db or settings().db_path, migrate=False)
     applied = store.migrate()
     print(f"database {args.db or settings().db_path} ready ({len(applied)} migration(s) applied)")
+    if store.count_users() == 0:
+        _first_admin(store)
     if args.demo and not store.list_facts():
         code = _report("facts", import_facts(store, DEMO_FACTS, verified_by="demo"))
         code |= _report("faq", import_faqs(store, DEMO_FAQ))
         return code
+    return 0
+
+
+# -- desk users --------------------------------------------------------------------
+
+
+def _first_admin(store: Store) -> None:
+    """Creates the desk's first admin, `admin`, and prints its one-time password once."""
+    from bot.desk.auth import hash_password, new_password
+
+    password = new_password()
+    store.create_user("admin", "admin", hash_password(password), must_change=True)
+    store.audit("cli", "user.add", "user:admin", {"role": "admin", "first": True})
+    print("desk: created the first admin. Sign in as 'admin' with this one-time password")
+    print(f"      (shown only now; you choose your own at first sign-in):  {password}")
+
+
+def users_add(args: argparse.Namespace) -> int:
+    """Adds a desk user with a one-time password, printed once."""
+    from bot.desk.auth import hash_password, new_password
+
+    store = _store(args)
+    password = new_password()
+    try:
+        user = store.create_user(args.name, args.role, hash_password(password), must_change=True)
+    except ValueError as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    store.audit("cli", "user.add", f"user:{user['name']}", {"role": user["role"]})
+    print(f"added {user['name']} ({user['role']}); one-time password (shown only now): {password}")
+    return 0
+
+
+def users_list(args: argparse.Namespace) -> int:
+    """Lists desk users."""
+    rows = [
+        {**u, "state": "disabled" if u["disabled"] else "active"} for u in _store(args).list_users()
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["name", "role", "state", "created_at"])
+    return 0
+
+
+def users_disable(args: argparse.Namespace) -> int:
+    """Disables a desk user and ends their sessions."""
+    store = _store(args)
+    user = store.find_user(args.name)
+    if user is None:
+        print(f"no user named {args.name!r}", file=sys.stderr)
+        return 2
+    if not user["disabled"]:
+        store.set_user_disabled(user["id"], True)
+        store.audit("cli", "user.disable", f"user:{user['name']}")
+    print(f"{user['name']} is disabled; their desk sessions have ended")
     return 0
 
 
@@ -562,6 +620,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (recipients unmasked)")
     p = command(osub, "retry", outbox_retry, "queue a failed message again (sent within seconds)")
     p.add_argument("id", type=int)
+
+    users = groups.add_parser(
+        "users", help="desk users", description="People who sign in to the desk."
+    )
+    usub = users.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(usub, "add", users_add, "add a user (prints a one-time password once)")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["agent", "editor", "trainer", "admin"])
+    p = command(usub, "list", users_list, "list users")
+    p.add_argument("--json", action="store_true")
+    p = command(usub, "disable", users_disable, "disable a user (ends their sessions)")
+    p.add_argument("name")
 
     p = command(groups, "setup", setup, "create or migrate the database")
     p.add_argument(
