@@ -94,7 +94,7 @@ def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
             )
         if done.followups.queued or done.followups.unreachable:
             print(
-                f"{done.followups.queued} follow-up message(s) queued for WhatsApp/Telegram;"
+                f"{done.followups.queued} follow-up message(s) queued;"
                 f" {done.followups.unreachable} asker(s) on channels the bot cannot write to"
             )
         return 0
@@ -184,7 +184,7 @@ def rumours_confirm(args: argparse.Namespace) -> int:
         f" {done.variants} wording(s) kept as variants of its claim"
     )
     print(
-        f"{done.followups.queued} follow-up message(s) queued for WhatsApp/Telegram;"
+        f"{done.followups.queued} follow-up message(s) queued;"
         f" {done.followups.unreachable} asker(s) on channels the bot cannot write to"
     )
     return 0

@@ -4,7 +4,8 @@ When the bot could not answer a claim it said "we are checking this and will let
 you know" and recorded who asked. After `crisisdesk facts publish` links such open
 rumours to the new fact, `queue_followups` writes one message per asker into the
 outbox; the running server's channels deliver it (never to someone who opted
-out). Customers on the REST channel cannot be written to and stay pending.
+out; a web chat visitor sees it when their page is open). Customers on the REST
+channel cannot be written to and stay pending.
 The message names the claim with the fact's verdict line (the first paragraph
 of `utter_fact_<verdict>`, as in a direct answer), in the asker's language. A
 customer who asked several wordings grouped as one rumour is one asker; one
@@ -19,7 +20,9 @@ from bot.answers import fact_message
 from bot.channels.common import DomainResponses, split_text
 from bot.store import Store
 
-REACHABLE = {"whatsapp": 1600, "telegram": 4096}  # channel -> longest message
+# channel -> longest message. A web chat follow-up waits in the outbox until the
+# visitor's page is open again (bot/channels/webchat.py).
+REACHABLE = {"whatsapp": 1600, "telegram": 4096, "webchat": 4096}
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,14 @@ def test_publishing_in_the_desk_tells_the_waiting_askers_once(desk):
     assert "layoffs-500" in row and "eda" in row and fact["verified_at"] in row
 
 
+def test_a_web_chat_asker_gets_the_followup_on_their_page(desk):
+    desk.store.set_fact_status("layoffs-500", "draft")
+    desk.store.record_rumour(CLAIM_TR, "tr", "webchat:" + "a" * 32, "webchat")
+    desk.post("/facts/layoffs-500/publish")
+    rows = desk.store.list_outgoing(channel="webchat")
+    assert len(rows) == 1 and rows[0]["status"] == "pending"  # the page claims it when open
+
+
 def test_the_cli_and_the_desk_publish_through_the_same_function(desk, monkeypatch):
     from bot import cli, publishing
 
@@ -146,6 +154,8 @@ def test_a_new_fact_is_saved_as_a_draft_in_both_languages(desk):
     assert ("eda", "fact.create", "fact:water-supply") in audit_actions(desk.store)
     again = desk.post("/facts/new", NEW_FACT)
     assert again.status_code == 422 and "already exists" in again.text
+    reserved = desk.post("/facts/new", NEW_FACT | {"id": "new"})
+    assert reserved.status_code == 422 and "please choose another id" in reserved.text
 
 
 def test_validation_errors_are_shown_next_to_their_fields(desk):

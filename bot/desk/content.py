@@ -178,6 +178,8 @@ async def fact_create(request: Request) -> Response:
     rumour = (await request.form()).get("rumour", "")
     rumour = rumour if isinstance(rumour, str) and rumour.isdigit() else ""
     errors = field_errors(validate_fact, row)
+    if not errors and row["id"].strip().lower() == "new":
+        errors["id"] = "'new' is the address of this form: please choose another id"
     if not errors and await store.get_fact(row["id"].strip(), missing_ok=True):
         errors["id"] = f"a fact with id {row['id'].strip()!r} already exists: edit that one"
     if errors:
@@ -421,6 +423,8 @@ async def faq_create(request: Request) -> Response:
     store = _store(request)
     row = await _form(request, FAQ_FIELDS)
     errors = field_errors(validate_faq, row)
+    if not errors and row["id"].strip().lower() == "new":
+        errors["id"] = "'new' is the address of this form: please choose another id"
     if not errors and await store.get_faq(row["id"].strip(), missing_ok=True):
         errors["id"] = f"an FAQ entry with id {row['id'].strip()!r} already exists: edit that one"
     if errors:
