@@ -54,7 +54,7 @@ $(MODEL): $(INSTALLED) $(SPACY) $(TRAINING_INPUTS)
 
 train: $(MODEL) ## train the model when data, domain or config changed
 
-run: setup $(MODEL) ## start the Rasa server and the action server (Ctrl-C stops both)
+run: setup $(MODEL) ## start the Rasa server, the action server and the desk (Ctrl-C stops all)
 	@$(PY) -m bot.launch check
 	@$(BIN)/crisisdesk channels | sed 's/^/    /'
 	@echo "  handoff queue:    $(BIN)/crisisdesk handoffs list"; echo

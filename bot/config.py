@@ -69,6 +69,7 @@ class Settings:
     rumour_cluster_threshold: float = 0.45
     # The desk (bot/desk/): its port, session lifetime and login throttling.
     desk_port: int = 8000
+    desk_host: str = "127.0.0.1"
     desk_session_hours: float = 12.0
     desk_session_idle_minutes: float = 120.0
     desk_login_window_minutes: float = 60.0
@@ -134,6 +135,7 @@ class Settings:
             ),
             rumour_cluster_threshold=float(env.get("CRISISDESK_RUMOUR_CLUSTER_THRESHOLD") or 0.45),
             desk_port=int(env.get("DESK_PORT") or 8000),
+            desk_host=(env.get("DESK_HOST") or "127.0.0.1").strip(),
             desk_session_hours=float(env.get("DESK_SESSION_HOURS") or 12),
             desk_session_idle_minutes=float(env.get("DESK_SESSION_IDLE_MINUTES") or 120),
             desk_login_window_minutes=float(env.get("DESK_LOGIN_WINDOW_MINUTES") or 60),

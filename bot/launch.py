@@ -4,6 +4,7 @@
     python -m bot.launch rasa [ARGS]       the Rasa server with the HTTP API (Procfile)
     python -m bot.launch actions [ARGS]    the action server (Procfile)
     python -m bot.launch shell [ARGS]      `rasa shell` (make shell)
+    python -m bot.launch desk              the desk web app on DESK_PORT (Procfile)
 
 Settings come from the process environment first; `.env` only fills the names the
 environment does not set (the same rule as `bot/config.py`). Rasa runs in this
@@ -130,6 +131,8 @@ def banner(cfg: Settings) -> str:
             f"  Rasa HTTP API:    http://localhost:{cfg.rasa_port} (JWT signed with RASA_TOKEN,"
             " see README)",
             f"  action server:    http://localhost:{cfg.actions_port}",
+            f"  the desk:         http://localhost:{cfg.desk_port} (agents, editors, admins;"
+            " sign in at /login)",
             "  channels (WhatsApp and Telegram are on when their settings are in .env):",
         ]
     )
@@ -147,13 +150,30 @@ def _run_rasa(argv: List[str]) -> int:
     return 0
 
 
+def run_desk(cfg: Settings) -> int:
+    """Serves the desk (bot/desk/app.py) with uvicorn on DESK_HOST:DESK_PORT."""
+    import uvicorn
+
+    from bot.desk.app import create_app
+
+    uvicorn.run(
+        create_app(cfg),
+        host=cfg.desk_host,
+        port=cfg.desk_port,
+        log_level=cfg.log_level.lower(),
+        server_header=False,
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, environ: Dict[str, str] | None = None) -> int:
     """Runs one launcher command; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in ("check", "rasa", "actions", "shell"):
+    if not args or args[0] not in ("check", "rasa", "actions", "shell", "desk"):
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         print(
-            "usage: python -m bot.launch check|rasa|actions|shell [rasa options]", file=sys.stderr
+            "usage: python -m bot.launch check|rasa|actions|shell|desk [rasa options]",
+            file=sys.stderr,
         )
         return 2
     command, extra = args[0], args[1:]
@@ -173,6 +193,8 @@ def main(argv: Sequence[str] | None = None, environ: Dict[str, str] | None = Non
     if command == "check":
         print(banner(cfg))
         return 0
+    if command == "desk":
+        return run_desk(cfg)
     build = {"rasa": rasa_argv, "actions": actions_argv, "shell": shell_argv}[command]
     return _run_rasa(build(cfg, extra))
 
