@@ -2,10 +2,13 @@
 
 `FakeTwilio` is a real HTTP server (a thread) that accepts
 `POST /2010-04-01/Accounts/{sid}/Messages.json` like Twilio does (basic auth,
-form fields From/To/Body/StatusCallback), records every message and answers
+form fields From/To/Body/StatusCallback, or ContentSid/ContentVariables for a
+template), records every message and answers
 with Twilio-like JSON. It can be told to fail (`fail_next(n, status)`), to stall
 (`stall_next(n, seconds)`: answers late, having accepted nothing) or to be down
-entirely (`down()` closes the port, `up()` opens it again on the same port).
+entirely (`down()` closes the port, `up()` opens it again on the same port), or to
+refuse free text to one customer as outside WhatsApp's 24-hour window
+(`close_window(recipient)`: error 63016).
 
 `WhatsAppCustomer` plays Twilio's side of the webhook: it posts form-encoded
 incoming messages to the bot, signed with the twilio library's own
@@ -65,6 +68,7 @@ class FakeTwilio:
         self.sent: List[Sent] = []
         self.requests = 0
         self._failures: List[tuple[int, str | None]] = []
+        self._window_closed: Set[str] = set()
         self._stalls: List[float] = []
         self._connections: Set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -115,6 +119,11 @@ class FakeTwilio:
         with self._lock:
             self._stalls.extend([seconds] * count)
 
+    def close_window(self, recipient: str) -> None:
+        """Refuses free text to `recipient` with error 63016, as outside the 24-hour window."""
+        with self._lock:
+            self._window_closed.add(recipient)
+
     def messages_to(self, recipient: str) -> List[Sent]:
         """The accepted messages for one `whatsapp:+...` address, in order."""
         with self._lock:
@@ -160,9 +169,30 @@ class FakeTwilio:
             headers = {"Retry-After": retry_after} if retry_after else {}
             return status, {"code": 20500, "message": "Internal Server Error"}, headers
         if not form.get("To", "").startswith("whatsapp:+") or not (
-            form.get("Body") or form.get("MediaUrl")
+            form.get("Body") or form.get("MediaUrl") or form.get("ContentSid")
         ):
             return 400, {"code": 21602, "message": "Message body is required."}, {}
+        if form.get("ContentSid"):
+            if not form["ContentSid"].startswith("HX"):
+                return 400, {"code": 21655, "message": "The ContentSid is Invalid."}, {}
+            try:
+                variables = json.loads(form.get("ContentVariables") or "{}")
+            except ValueError:
+                variables = None
+            if not isinstance(variables, dict):
+                return 400, {"code": 21656, "message": "The ContentVariables are Invalid."}, {}
+        elif form["To"] in self._window_closed:
+            # What Twilio answers for free text to a customer outside WhatsApp's
+            # 24-hour window (templates still go).
+            return (
+                400,
+                {
+                    "code": 63016,
+                    "message": "Failed to send freeform message because you are outside the "
+                    "allowed window. Please use a Template.",
+                },
+                {},
+            )
         sid = f"SM{next(self._counter):08d}{uuid.uuid4().hex[:24]}"
         self.sent.append(
             Sent(

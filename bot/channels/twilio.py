@@ -127,7 +127,14 @@ class TwilioSender:
             PermanentFailure: any other refusal (bad number, bad credentials...).
         """
         form = {"From": self.from_address, "To": recipient, "StatusCallback": self.status_callback}
-        if message.get("text"):
+        if message.get("content_sid"):
+            # An approved template (the only kind WhatsApp delivers outside the 24-hour
+            # window): Twilio fills it from ContentVariables, a JSON object.
+            form["ContentSid"] = str(message["content_sid"])
+            form["ContentVariables"] = json.dumps(
+                message.get("content_variables") or {}, ensure_ascii=False
+            )
+        elif message.get("text"):
             form["Body"] = message["text"]
         if message.get("media_url"):
             form["MediaUrl"] = message["media_url"]
