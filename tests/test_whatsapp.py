@@ -503,12 +503,11 @@ def test_a_handoff_keeps_the_bot_quiet_and_closing_it_asks_on_whatsapp(running, 
     assert closed.returncode == 0, closed.stderr
     *_, question = running.fake.wait_for_messages(hakan.address, 2)
     assert question.body.startswith("Temsilcimiz görüşmeyi tamamladı")
-    assert question.body.endswith("1. Evet\n2. Hayır")
-    hakan.send("2")
+    assert question.body.endswith("1. 1 ⭐\n2. 2 ⭐⭐\n3. 3 ⭐⭐⭐\n4. 4 ⭐⭐⭐⭐\n5. 5 ⭐⭐⭐⭐⭐")
+    hakan.send("4")
     running.fake.wait_for_messages(hakan.address, 3)
-    assert running.user_events(hakan.address)[-1]["parse_data"]["intent"]["name"] == "deny"
-    feedback = list(store.db["feedback"].rows_where("sender_id = ?", [hakan.address]))
-    assert [(row["subject"], row["helpful"]) for row in feedback] == [("handoff", 0)]
+    assert running.user_events(hakan.address)[-1]["parse_data"]["intent"]["name"] == "rate_handoff"
+    assert store.get_handoff(handoff["id"])["rating"] == 4
 
 
 @slow
