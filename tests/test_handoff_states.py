@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,6 +14,8 @@ from bot.store import Store
 from bot.store.cases import HandoffConflict, handoff_kind
 from bot.store.migrations import MIGRATIONS
 from tests.conftest import bot_event, make_tracker, user_event
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def open_one(store: Store, sender: str = "whatsapp:+905551112233", **extra) -> int:
@@ -253,3 +257,82 @@ async def test_the_handoff_action_stores_the_detected_intents(action_store, disp
         {"name": "complaint", "confidence": 0.81},
     ]
     assert handoff["kind"] == "asked_for_person"
+
+
+# -- the bot failed: the pipeline queues the conversation -------------------------------
+
+
+async def test_when_the_dialogue_raises_the_conversation_joins_the_queue(tmp_path):
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.lock_store import InMemoryLockStore
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    from bot.channels.common import DomainResponses
+    from bot.channels.pipeline import Incoming, Pipeline
+    from bot.store.aio import AsyncStore
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    agent = Agent(
+        domain=domain, tracker_store=InMemoryTrackerStore(domain), lock_store=InMemoryLockStore()
+    )
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=agent))
+    collector = CollectingOutputChannel()
+    astore = AsyncStore(tmp_path / "crisisdesk.db")
+
+    async def broken_dialogue(message):
+        raise ValueError("the policy blew up")
+
+    pipeline = Pipeline("rest", astore, lambda _: collector, record=False, opt_words=False)
+    pipeline.start(app, broken_dialogue)
+    try:
+        outcome = await pipeline.handle(Incoming("rest:ana", "my milk was sour", language="en"))
+        assert outcome == "bot failed"
+        expected = DomainResponses().render("utter_bot_failed_handoff", "en")["text"]
+        assert [m["text"] for m in collector.messages] == [expected]
+        [queued] = await astore.queue()
+        assert (queued["kind"], queued["priority"], queued["status"]) == (
+            "bot_failed",
+            "high",
+            "waiting",
+        )
+        assert queued["reason"] == "bot failed: the policy blew up"
+        assert queued["last_messages"][0]["text"] == "my milk was sour"
+        tracker = await agent.tracker_store.retrieve("rest:ana")
+        assert tracker.is_paused()
+        # The next failure in the same conversation queues nothing new and says the
+        # error reply only (a person has it now).
+        outcome = await pipeline.handle(Incoming("rest:ana", "hello?", language="en"))
+        assert outcome == "error"
+        assert len(await astore.list_handoffs()) == 1
+    finally:
+        astore.close()
+
+
+@pytest.mark.slow
+def test_with_the_action_server_down_the_customer_is_queued_as_bot_failed(tmp_path):
+    """A real Rasa server whose action server never started (tests/servers.py)."""
+    from tests.servers import running_bot
+
+    with running_bot(tmp_path, ROOT / "models/crisisdesk.tar.gz", with_actions=False) as bot:
+        replies = bot.say("rest:down-1", "merhaba, sütünüz bozuk çıktı")
+        texts = " ".join(reply.get("text", "") for reply in replies)
+        assert "temsilci" in texts or "person from our team" in texts, replies
+        store = Store.open(bot.db_path)
+        try:
+            [queued] = store.queue()
+            assert (queued["sender_id"], queued["kind"], queued["priority"]) == (
+                "rest:down-1",
+                "bot_failed",
+                "high",
+            )
+            assert bot.tracker("rest:down-1")["paused"] is True
+            # Now a person has it: the next message is kept for the agent, and the bot
+            # says nothing.
+            assert bot.say("rest:down-1", "orada misiniz") == []
+            events = bot.tracker("rest:down-1")["events"]
+            assert [e["text"] for e in events if e["event"] == "user"][-1] == "orada misiniz"
+            assert len(store.list_handoffs()) == 1
+        finally:
+            store.close()

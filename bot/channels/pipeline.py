@@ -24,8 +24,11 @@ A channel turns its provider's request into an `Incoming` and hands it to its
    through per customer message (a dialogue that loops is cut off and logged) and
    records the payloads of every button it passes on (step 5 checks them).
 8. **No silence by mistake.** If the dialogue raises, or says nothing while no
-   person has the conversation (e.g. the action server is down), the customer gets
-   `utter_channel_error` and the message stays `failed` with the error.
+   person has the conversation (e.g. the action server is down), the message stays
+   `failed` with the error, the conversation joins the desk's queue as "bot failed"
+   (high priority; paused in Rasa's tracker) and the customer is told a person will
+   answer (`utter_bot_failed_handoff`). Only when even that fails, or a person
+   already has the conversation, the reply is `utter_channel_error`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 
@@ -54,8 +58,9 @@ from bot.channels.payloads import (
     payload_intent,
 )
 from bot.language import detect
-from bot.privacy import mask
+from bot.privacy import mask, scrub
 from bot.store.aio import AsyncStore
+from bot.store.cases import BOT_FAILED_REASON
 
 logger = logging.getLogger(__name__)
 
@@ -260,10 +265,13 @@ class Pipeline:
             )
             await self._finish(incoming, "failed", repr(problem)[:1000])
             try:
-                language, _ = await self.state(incoming.sender)
+                language, held = await self.state(incoming.sender)
             except Exception:  # the dialogue's stores may be what failed
-                language = None
+                language, held = None, False
             language = language or incoming.language or detect(incoming.text)
+            if not held and await self._bot_failed(incoming, problem, language):
+                await self.say(incoming, "utter_bot_failed_handoff", language, output)
+                return "bot failed"
             await self.say(incoming, "utter_channel_error", language, output)
             return "error"
         await self._finish(incoming, "processed")
@@ -275,6 +283,55 @@ class Pipeline:
             outcome,
         )
         return outcome
+
+    async def _bot_failed(self, incoming: Incoming, problem: Exception, language: str) -> bool:
+        """Queues the conversation for a person as "bot failed" and pauses it in Rasa.
+
+        True when the handoff is queued (the customer is then told a person will
+        answer); False when even that failed (the customer gets the error reply).
+        """
+        what = scrub(str(problem))[:160] or type(problem).__name__
+        try:
+            handoff_id = await self.store.open_handoff(
+                sender_id=incoming.sender,
+                channel=self.channel,
+                reason=f"{BOT_FAILED_REASON}: {what}",
+                priority="high",
+                language=language,
+                last_messages=[
+                    {"from": "customer", "text": incoming.text[:2000], "at": time.time()}
+                ],
+                kind="bot_failed",
+            )
+        except Exception:
+            logger.exception(
+                "%s: could not queue %s for a person", self.channel, mask(incoming.sender)
+            )
+            return False
+        logger.warning(
+            "%s: bot failed for %s; handoff %s queued",
+            self.channel,
+            mask(incoming.sender),
+            handoff_id,
+        )
+        await self._pause(incoming.sender)
+        return True
+
+    async def _pause(self, sender: str) -> None:
+        """Pauses the conversation in Rasa's tracker store (if the agent is there to do it)."""
+        agent = getattr(self.app.ctx, "agent", None) if self.app is not None else None
+        if agent is None or agent.tracker_store is None:
+            return
+        try:
+            from rasa.shared.core.events import ConversationPaused
+
+            async with agent.lock_store.lock(sender):
+                tracker = await agent.tracker_store.get_or_create_tracker(sender)
+                if not tracker.is_paused():
+                    tracker.update(ConversationPaused())
+                    await agent.tracker_store.save(tracker)
+        except Exception:  # the store's handoff already keeps the bot silent
+            logger.exception("%s: could not pause %s in Rasa", self.channel, mask(sender))
 
     async def _finish(self, incoming: Incoming, status: str, error: str | None = None) -> None:
         if self.record and incoming.message_id is not None:
