@@ -275,6 +275,38 @@ def test_a_pending_reply_is_pushed_once_and_marked_sent(visitor, store):
     assert rows[0]["provider_id"] == f"webchat-{first}"
 
 
+def test_rows_the_page_shows_become_delivered(visitor, store, desk):
+    visitor.open_page()
+    first = store.enqueue_outgoing("webchat", visitor.conversation, {"text": "one"}, None)
+    with visitor.events() as events:
+        events.until(lambda s: len(messages(s)) == 1)
+    later = store.enqueue_outgoing("webchat", visitor.conversation, {"text": "two"}, None)
+    other = Visitor(desk)
+    other.open_page()
+    refused = visitor.http.post(
+        "/chat/seen",
+        json={"id": first, "token": other.token},
+        headers={"X-CSRF-Token": visitor.csrf},
+    )
+    other.close()
+    assert refused.status_code == 403
+    assert store.get_outgoing(first)["delivery_status"] is None
+    told = visitor.http.post(
+        "/chat/seen",
+        json={"id": first, "token": visitor.token},
+        headers={"X-CSRF-Token": visitor.csrf},
+    )
+    assert told.status_code == 200 and told.json()["delivered"] == 1
+    assert store.get_outgoing(first)["delivery_status"] == "delivered"
+    assert store.get_outgoing(later)["delivery_status"] is None  # not shown yet
+    bad = visitor.http.post(
+        "/chat/seen",
+        json={"id": "x", "token": visitor.token},
+        headers={"X-CSRF-Token": visitor.csrf},
+    )
+    assert bad.status_code == 400
+
+
 def test_a_reply_written_while_the_page_was_closed_arrives_on_reconnect(visitor, store):
     visitor.open_page()
     with visitor.events() as events:

@@ -24,6 +24,8 @@ The browser talks only to the desk (same origin); the desk forwards to Rasa.
   Rows written while no page was open wait in the outbox: the next page shows
   them. A reconnecting page says the last row it has (`Last-Event-ID`, or
   `?after=` on the first connection) and first gets the rows sent since.
+- `POST /chat/seen`: the page says the last row it shows (`{"id", "token"}`);
+  those rows get the delivery status "delivered" (agents see it in the desk).
 
 Agents' replies (and any other message to a web chat customer) are outbox rows
 for `webchat:<visitor id>` with `{"text": ..., "agent": "<name>"}`: write them
@@ -443,6 +445,22 @@ async def chat_send(request: Request) -> Response:
     return _answer(request, is_form, 202, {"ok": True, "repeat": not accepted})
 
 
+async def chat_seen(request: Request) -> Response:
+    """The page shows the visitor's messages up to `id`: they are "delivered" (agents see it)."""
+    chat = Webchat.of(request.app)
+    try:
+        data = json.loads(await request.body())
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), int) or data["id"] < 0:
+        return JSONResponse({"error": "send JSON: {id, token}"}, status_code=400)
+    visitor = chat.visitor(request)
+    if visitor is None or not chat.keys.csrf_ok(visitor, data.get("token")):
+        return JSONResponse({"error": _RELOAD}, status_code=403)
+    changed = await chat.store.mark_shown(CHANNEL, conversation_id(visitor), data["id"])
+    return JSONResponse({"ok": True, "delivered": changed})
+
+
 def _sse(event: str, data: Dict[str, Any], event_id: int | None = None) -> str:
     lines = [f"event: {event}"]
     if event_id is not None:
@@ -505,4 +523,5 @@ def routes() -> list:
         route("/chat", chat_page, roles=PUBLIC, methods=["GET"], name="chat"),
         route("/chat/send", chat_send, roles=PUBLIC, methods=["POST"], name="chat_send"),
         route("/chat/events", chat_events, roles=PUBLIC, methods=["GET"], name="chat_events"),
+        route("/chat/seen", chat_seen, roles=PUBLIC, methods=["POST"], name="chat_seen"),
     ]

@@ -207,6 +207,21 @@ class ChannelStore(Area):
                 )
         return True
 
+    def mark_shown(self, channel: str, recipient: str, up_to_id: int) -> int:
+        """Records that a conversation's page shows its rows up to `up_to_id` (web chat).
+
+        Their delivery status becomes "delivered" (what a provider's report says
+        elsewhere); returns how many rows changed.
+        """
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update outbox set delivery_status = 'delivered'"
+                " where channel = ? and recipient = ? and id <= ?"
+                " and status in ('pending', 'sent') and delivery_status is null",
+                [channel, recipient, up_to_id],
+            )
+        return cursor.rowcount
+
     # -- inbound messages --------------------------------------------------------------
 
     def record_inbound(

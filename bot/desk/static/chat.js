@@ -167,9 +167,30 @@
   for (var i = 0; i < times.length; i++) localTime(times[i]);
   scrollDown();
 
+  // Tells the desk which messages this page shows (agents see "delivered").
+  var told = 0;
+  var telling = null;
+  function seen() {
+    if (telling || after <= told) return;
+    var upTo = after;
+    telling = fetch("/chat/seen", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ id: upTo, token: token }),
+    })
+      .then(function () { told = upTo; }) // a refusal is not retried
+      .catch(function () {})
+      .then(function () {
+        telling = null;
+        if (after > told) window.setTimeout(seen, 5000);
+      });
+  }
+
   var events = new EventSource("/chat/events?after=" + after);
   events.addEventListener("open", function () {
     if (status.textContent === TEXT.reconnecting) status.textContent = "";
+    seen();
   });
   events.addEventListener("error", function () {
     status.textContent = TEXT.reconnecting;
@@ -181,6 +202,7 @@
     closeChoices();
     var name = message.who === "agent" ? message.agent : brand;
     addMessage(message.who, name, message.text, message.at, message);
+    seen();
   });
   events.addEventListener("mine", function (event) {
     var message = JSON.parse(event.data);
