@@ -293,9 +293,12 @@ async def fact_retire(request: Request) -> Response:
 # -- rumour groups ---------------------------------------------------------------
 
 
-def rumour_board(store: Store, order: str = "largest", status: str = "open") -> List[Dict]:
+def rumour_board(
+    store: Store, order: str = "largest", status: str = "open", at: datetime | None = None
+) -> List[Dict]:
     """Rumour groups with their growth and suggested facts, largest or fastest-growing first."""
-    since = (datetime.now(timezone.utc) - GROWTH_WINDOW).isoformat(timespec="seconds")
+    at = at or datetime.now(timezone.utc)
+    since = (at - GROWTH_WINDOW).astimezone(timezone.utc).isoformat(timespec="seconds")
     growth = store.rumour_growth(since)
     groups = []
     for group in store.rumour_groups(None if status == "all" else "open"):
@@ -328,7 +331,7 @@ async def rumours_list(request: Request) -> Response:
         request,
         "content/rumours.html",
         {
-            "groups": await _sync(request, rumour_board, order, status),
+            "groups": await _sync(request, rumour_board, order, status, request.app.state.clock()),
             "order": order,
             "status": status,
             "window_minutes": int(GROWTH_WINDOW.total_seconds() // 60),
