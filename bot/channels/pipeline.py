@@ -1,4 +1,4 @@
-"""One handling path for every customer channel: WhatsApp, Telegram and REST configure it.
+"""One handling path for every customer channel: WhatsApp, Telegram, REST, web chat use it.
 
 A channel turns its provider's request into an `Incoming` and hands it to its
 `Pipeline`, which does the rest the same way for all of them:
