@@ -60,9 +60,11 @@ VISITOR_COOKIE = "crisisdesk_visitor"
 COOKIE_DAYS = 90
 MAX_MESSAGE_CHARS = 4000  # as bot/channels/webchat.py accepts
 CLIENT_ID = re.compile(r"^[0-9a-f]{32}$")
-# How often an open page's delivery looks at the outbox (the Rasa process writes
-# replies there; it cannot wake the desk), and how long a claimed row is leased.
+# How often the desk looks for new web chat rows in the outbox (the Rasa process
+# writes replies there; it cannot wake the desk), how often each open page's
+# delivery looks by itself, and how long a claimed row is leased.
 POLL_SECONDS = 0.25
+RECHECK_SECONDS = 5.0
 LEASE_SECONDS = 30.0
 KEEPALIVE_SECONDS = 15.0
 # Messages a visitor may send per minute (a flood gets a polite 429).
@@ -98,16 +100,23 @@ class ChatHub:
 
     Args:
         store: the operational store.
-        poll: seconds between looks at the outbox when nothing woke the task.
+        poll: seconds between looks for new web chat rows (one query for all pages).
         lease: how long a claimed row is held before another deliverer may take it.
+        recheck: seconds after which a visitor's delivery looks even if not woken.
     """
 
     def __init__(
-        self, store: AsyncStore, poll: float = POLL_SECONDS, lease: float = LEASE_SECONDS
+        self,
+        store: AsyncStore,
+        poll: float = POLL_SECONDS,
+        lease: float = LEASE_SECONDS,
+        recheck: float = RECHECK_SECONDS,
     ) -> None:
         self.store = store
         self.poll = poll
         self.lease = lease
+        self.recheck = recheck
+        self.watcher: asyncio.Task[None] | None = None
         self.pages: Dict[str, Set[asyncio.Queue[Tuple[str, Dict[str, Any]]]]] = {}
         self.tasks: Dict[str, asyncio.Task[None]] = {}
         self.wakeups: Dict[str, asyncio.Event] = {}
@@ -120,6 +129,8 @@ class ChatHub:
         task = self.tasks.get(recipient)
         if task is None or task.done():
             self.tasks[recipient] = asyncio.get_running_loop().create_task(self._deliver(recipient))
+        if self.watcher is None or self.watcher.done():
+            self.watcher = asyncio.get_running_loop().create_task(self._watch())
         return queue
 
     def unsubscribe(self, recipient: str, queue: asyncio.Queue[Any]) -> None:
@@ -134,6 +145,9 @@ class ChatHub:
             if task is not None:
                 task.cancel()
             self.wakeups.pop(recipient, None)
+        if not self.pages and self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
 
     def wake(self, recipient: str) -> None:
         """Makes the visitor's delivery look at the outbox now (a row was just written)."""
@@ -148,11 +162,33 @@ class ChatHub:
 
     async def stop(self) -> None:
         """Stops every delivery (shutdown); claimed rows come back after their lease."""
-        tasks = list(self.tasks.values())
+        tasks = list(self.tasks.values()) + ([self.watcher] if self.watcher else [])
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
+
+    async def _watch(self) -> None:
+        """Wakes every open page's delivery when the outbox has a new web chat row.
+
+        One cheap query per `poll` for all pages (the Rasa process writes replies
+        and cannot wake the desk); each delivery also looks by itself every
+        `recheck` seconds (e.g. for a row another desk process leased and let go).
+        """
+        last = -1
+        while self.pages:
+            try:
+                newest = await self.store.last_outgoing_id(CHANNEL)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # e.g. the database is locked: the next round tries again
+                logger.exception("webchat: looking at the outbox failed")
+                newest = last
+            if newest != last:
+                last = newest
+                for event in list(self.wakeups.values()):
+                    event.set()
+            await asyncio.sleep(self.poll)
 
     async def _deliver(self, recipient: str) -> None:
         while recipient in self.pages:
@@ -166,7 +202,7 @@ class ChatHub:
             except Exception:  # e.g. the database is locked: the next round tries again
                 logger.exception("webchat: delivery to %s failed", mask(recipient))
             try:
-                await asyncio.wait_for(wakeup.wait(), self.poll)
+                await asyncio.wait_for(wakeup.wait(), self.recheck)
             except asyncio.TimeoutError:
                 pass
 

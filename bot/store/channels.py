@@ -83,6 +83,11 @@ class ChannelStore(Area):
         where = " and ".join(clauses) or None
         return list(self.db["outbox"].rows_where(where, args, order_by="id"))
 
+    def last_outgoing_id(self, channel: str) -> int:
+        """The id of a channel's newest outbox row (0: none); a cheap "anything new?" check."""
+        row = self.db.execute("select max(id) from outbox where channel = ?", [channel]).fetchone()
+        return int(row[0] or 0)
+
     def outgoing_to(
         self, channel: str, recipient: str, after_id: int = 0, limit: int = 500
     ) -> List[Dict[str, Any]]:
