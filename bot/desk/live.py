@@ -297,6 +297,32 @@ class LiveFeed:
                 await asyncio.sleep(self.poll_seconds)
 
 
+async def until_disconnect(
+    receive: Any, subscription: Subscription, keepalive: float
+) -> AsyncIterator[FeedEvent | None]:
+    """A subscription's events for one HTTP stream: None every `keepalive` idle seconds.
+
+    Ends as soon as the client goes away (`receive`, the request's ASGI receive,
+    gives `http.disconnect`), not at the next write, so no reader lingers.
+    """
+
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(gone())
+    try:
+        while True:
+            getter = asyncio.ensure_future(subscription.get(keepalive))
+            done, _ = await asyncio.wait({getter, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if watcher in done:
+                getter.cancel()
+                return
+            yield getter.result()
+    finally:
+        watcher.cancel()
+
+
 def live_feed(app: Any) -> LiveFeed:
     """The app's one feed (made on first use from its store and `endpoints.yml`)."""
     feed = getattr(app.state, "live", None)

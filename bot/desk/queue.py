@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from bot.desk.auth import AGENTS, current_user, route
-from bot.desk.live import FeedEvent, live_feed
+from bot.desk.live import FeedEvent, live_feed, until_disconnect
 from bot.desk.web import render, store
 from bot.privacy import mask
 from bot.store.base import NotFound
@@ -214,8 +214,7 @@ async def queue_events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         async with feed.subscribe() as subscription:
             yield "retry: 3000\n: connected\n\n"
-            while not await request.is_disconnected():
-                event = await subscription.get(timeout=KEEPALIVE_SECONDS)
+            async for event in until_disconnect(request.receive, subscription, KEEPALIVE_SECONDS):
                 if event is None:
                     yield ": keepalive\n\n"
                     continue
