@@ -50,6 +50,32 @@ UNREADABLE = [
     ("555 12 34", "number"),
     ("2024", "number"),
     ("+44 20 7946 0000", "number"),
+    # Rasa commands once the channel took the slash away, and other program text
+    ("request_human", "code"),
+    ('complaint{"order_number":"X"}', "code"),
+    ("greet{}", "code"),
+    ("git status --short", "code"),
+    ("cat ~/.ssh/id_rsa", "code"),
+    ("DELETE FROM orders WHERE 1", "code"),
+    ("x' OR 'a'='a", "code"),
+    ("ValueError: invalid literal for int()", "code"),
+    ("while n > 0: n = n - 1", "code"),
+    ("[0-9]+\\.[0-9]+", "code"),
+    ("steps:\n  - uses: checkout\n    run: |", "code"),
+    # markup beyond tags
+    ("&quot;hi&quot;", "markup"),
+    ("\\section{Giris}", "markup"),
+    ("### Notlar", "markup"),
+    ("| ad | soyad | yas |", "markup"),
+    ("[bakiniz](sayfa.html)", "markup"),
+    ("**onemli**", "markup"),
+    (":heart: :fire:", "markup"),
+    # keyboard mash of other shapes
+    ("ğşğşğş", "mash"),
+    ("ğrt", "mash"),
+    ("hjhjhj", "mash"),
+    ("oiuy lkjh", "mash"),
+    ("q w e r", "mash"),
 ]
 OFFTOPIC = [
     "kek tarifi verir misin",
@@ -67,6 +93,16 @@ IN_DOMAIN = [
     ("evet", "affirm"),
     ("100%", "affirm"),
     ("iade nasil yapilir", "question"),
+    # code- or markup-like signs that customers use too
+    ("**acil** kargom 5 gundur gelmedi", "complaint"),
+    ("Ad: Ali\nSiparis: 4821937\nSorun: kargo gelmedi", "complaint"),
+    ("for example: my order came without the lid", "complaint"),
+    ("None of my orders arrived this month", "complaint"),
+    ("cat food order never came", "complaint"),
+    ("echo of the rumour: are you closing the factory?", "rumour"),
+    ("ğğğ :( siparisim bozuk geldi", "complaint"),
+    ("haha ok thanks", "thank"),
+    ("request human", "request_human"),
 ]
 
 
@@ -168,8 +204,43 @@ def test_repeated_letters_are_squeezed_before_lookup(classifier):
     assert classifier.check.implausible("aaaaaaaa")
 
 
-def test_dev_set_format_is_what_the_bench_reads():
-    messages = load_ood(ROOT / "tests/ood_dev.yml")
+@pytest.mark.parametrize(
+    ("text", "typed"),
+    [
+        ("request_human", True),
+        ("Out_Of_Scope", True),
+        ("session_start", True),
+        ("greet{}", True),
+        ('affirm@0.9{"pending": "feedback"}', True),
+        ("request human", False),
+        ("kargo_", False),
+        ("affirm", False),  # one plain word: the NLU reads it as the word it is
+        ("siparis {4821937}", False),
+    ],
+)
+def test_a_typed_command_name_is_code(text, typed):
+    verdict = ood.surface_verdict(text)
+    assert (verdict == ood.Verdict("code", "a typed command name")) is typed
+
+
+@pytest.mark.parametrize(
+    ("word", "mash"),
+    [("asdf", True), ("poiuyt", True), ("şiğü", True), ("were", True), ("siparis", False)],
+)
+def test_keyboard_runs(word, mash):
+    assert (ood.keyboard_share(word) >= 0.8) is mash
+
+
+def test_known_words_are_never_mash_for_their_letters(classifier):
+    # "were" runs along neighbouring keys, but it is a word
+    assert not classifier.check.implausible("were")
+    assert not classifier.check.implausible("dogru", "doğru")
+    assert classifier.check.implausible("grt", "ğrt")
+
+
+@pytest.mark.parametrize("name", ["tests/ood_dev.yml", "tests/ood_dev2.yml"])
+def test_dev_set_format_is_what_the_bench_reads(name):
+    messages = load_ood(ROOT / name)
     assert len(messages) >= 60
     assert {m["kind"] for m in messages} == {
         "mash",
@@ -181,6 +252,14 @@ def test_dev_set_format_is_what_the_bench_reads():
         "offtopic",
     }
     assert {m["language"] for m in messages} == {"tr", "en", "none"}
+
+
+def test_the_dev_sets_are_not_training_data():
+    texts = {
+        m["text"] for name in ("ood_dev", "ood_dev2") for m in load_ood(ROOT / f"tests/{name}.yml")
+    }
+    data = load_data(str(ROOT / "data/nlu"))
+    assert texts.isdisjoint(m.get(TEXT) for m in data.intent_examples)
 
 
 # -- the actions that answer them ----------------------------------------------------------
@@ -333,3 +412,41 @@ def test_the_bot_answers_each_kind_politely_and_keeps_talking(
     assert not any(r.get("buttons") for r in replies)
     # Nothing was handed over: the bot still answers the next message.
     assert bot.say(sender, "kargom gelmedi" if lang == "tr" else "my order never came")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("first", "typed", "lang"),
+    [
+        ("hello", "/request_human", "en"),
+        ("merhaba", "/request_human", "tr"),
+        ("hello", '/complaint{"order_number":"X"}', "en"),
+        ("merhaba", "/greet{}", "tr"),
+        ("hello", "/out_of_scope", "en"),
+    ],
+)
+def test_a_typed_command_gets_the_code_reply_and_no_handoff(bot, domain, first, typed, lang):
+    """Over REST the slash goes (bot/channels/payloads.py); the name left is code, not a
+    request: DIET alone reads "request_human" as a request for a person at 1.0."""
+    from bot.store import Store
+
+    sender = f"ood-typed-{typed}-{lang}"
+    bot.say(sender, first)
+    replies = bot.say(sender, typed)
+    assert [r.get("text") for r in replies] == [
+        domain_text(domain, "utter_out_of_domain_markup", lang)
+    ]
+    assert not any(r.get("buttons") for r in replies)
+    [*_, event] = [e for e in bot.tracker(sender)["events"] if e["event"] == "user"]
+    assert event["text"] == typed.lstrip("/")
+    assert event["parse_data"]["intent"]["name"] == "nlu_fallback"
+    assert event["parse_data"][ood.OUT_OF_DOMAIN]["kind"] == "code"
+    assert event["parse_data"]["entities"] == []
+    store = Store.open(bot.db_path)
+    try:
+        assert [h for h in store.list_handoffs(None) if h["sender_id"] == sender] == []
+    finally:
+        store.close()
+    tracker = bot.tracker(sender)
+    assert tracker["slots"].get("order_number") != "X"
+    assert not tracker.get("paused")
