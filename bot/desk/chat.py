@@ -63,7 +63,7 @@ CLIENT_ID = re.compile(r"^[0-9a-f]{32}$")
 # How often the desk looks for new web chat rows in the outbox (the Rasa process
 # writes replies there; it cannot wake the desk), how often each open page's
 # delivery looks by itself, and how long a claimed row is leased.
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 RECHECK_SECONDS = 5.0
 LEASE_SECONDS = 30.0
 KEEPALIVE_SECONDS = 15.0
