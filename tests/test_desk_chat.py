@@ -7,6 +7,7 @@ whole path with a real Rasa server).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -23,7 +24,13 @@ import uvicorn
 from bot.channels.webchat_auth import WebchatKeys
 from bot.config import Settings
 from bot.desk.app import create_app
-from bot.desk.chat import VISITOR_COOKIE, conversation_id, message_id, transcript
+from bot.desk.chat import (
+    VISITOR_COOKIE,
+    conversation_id,
+    enqueue_for_visitor,
+    message_id,
+    transcript,
+)
 from bot.store import Store
 from bot.store.aio import AsyncStore
 from tests.servers import free_port
@@ -305,6 +312,29 @@ def test_rows_the_page_shows_become_delivered(visitor, store, desk):
         headers={"X-CSRF-Token": visitor.csrf},
     )
     assert bad.status_code == 400
+
+
+def test_an_agents_reply_reaches_the_page_with_the_agents_name(visitor, store):
+    visitor.open_page()
+    with visitor.events() as events:
+        store.enqueue_outgoing(
+            "webchat", visitor.conversation, {"text": "Merhaba, ben Ayşe", "agent": "Ayşe"}, None
+        )
+        [event] = events.until(lambda s: len(messages(s)) == 1)
+    assert event["data"]["who"] == "agent" and event["data"]["agent"] == "Ayşe"
+
+
+def test_enqueue_for_visitor_writes_a_webchat_row(db_path):
+    app = create_app(desk_settings(db_path, "http://127.0.0.1:1"))
+    recipient = conversation_id("e" * 32)
+    outgoing_id = asyncio.run(enqueue_for_visitor(app, recipient, {"text": "hi", "agent": "Ali"}))
+    store = Store.open(db_path)
+    row = store.get_outgoing(outgoing_id)
+    store.close()
+    assert (row["channel"], row["recipient"], row["status"]) == ("webchat", recipient, "pending")
+    assert json.loads(row["payload"]) == {"text": "hi", "agent": "Ali"}
+    with pytest.raises(ValueError):
+        asyncio.run(enqueue_for_visitor(app, "whatsapp:+905321234567", {"text": "hi"}))
 
 
 def test_a_reply_written_while_the_page_was_closed_arrives_on_reconnect(visitor, store):

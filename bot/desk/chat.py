@@ -297,19 +297,14 @@ class Webchat:
         self.store = store
         self.keys = WebchatKeys.from_settings(settings)
         self.hub = ChatHub(store)
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.sends: Dict[str, Deque[float]] = {}
 
     @classmethod
     def of(cls, app: Any) -> Webchat:
-        """The app's web chat, made on first use (and again under a new event loop)."""
+        """The app's web chat, made on first use."""
         chat = getattr(app.state, "webchat", None)
-        loop = asyncio.get_running_loop()
         if chat is None:
             chat = app.state.webchat = cls(app.state.settings, AsyncStore.of(app.state.store))
-        if chat.loop is not loop:  # tests run one app under several loops
-            chat.hub = ChatHub(chat.store)
-            chat.loop = loop
         return chat
 
     def visitor(self, request: Request) -> str | None:
