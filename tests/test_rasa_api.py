@@ -181,7 +181,7 @@ def test_handoffs_close_without_rasa_keeps_the_handoff_and_prints_no_secret(tmp_
     assert f"handoff {handoff} stays open: cannot reach Rasa at {url}" in closed.stderr
     assert_no_secret(closed.stdout + closed.stderr)
     reopened = Store.open(db)
-    assert reopened.get_handoff(handoff)["status"] == "open"
+    assert reopened.get_handoff(handoff)["status"] == "waiting"
     reopened.close()
 
 
