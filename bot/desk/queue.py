@@ -28,7 +28,7 @@ from bot.desk.live import FeedEvent, live_feed, until_disconnect
 from bot.desk.web import render, store
 from bot.privacy import mask
 from bot.store.base import NotFound
-from bot.store.cases import HANDOFF_KINDS, HandoffConflict
+from bot.store.cases import HANDOFF_KINDS, HandoffConflict, handoff_kind
 
 # Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE_SECONDS = 15.0
@@ -69,7 +69,8 @@ def shown(row: Dict[str, Any], at: datetime) -> Dict[str, Any]:
     )
     return {
         **row,
-        "reason_label": HANDOFF_KINDS.get(row.get("kind") or "", row.get("reason") or ""),
+        # handoffs queued before migration 0010 have no kind: read it from the reason
+        "reason_label": HANDOFF_KINDS[row.get("kind") or handoff_kind(row.get("reason") or "")],
         "channel_label": CHANNEL_NAMES.get(row.get("channel") or "", row.get("channel") or "?"),
         "language_label": LANGUAGE_NAMES.get(row.get("language") or "", "unknown"),
         "waited": waited(row.get("created_at"), at),
