@@ -101,7 +101,7 @@ STOPWORDS = frozenset(
     something know tell told think much many more dont doesnt didnt isnt arent cant
     wont put puts use uses using used find found circulating going around viral online
     safe full folks plz asap urgent answer reply wondering wonder ask asking question
-    curious check confirm verify mean means read watched watch worried scared afraid
+    curious check confirm verify mean means read watched watch worried scared afraid since
     concerned drink drinking eat eating
     hundreds thousands dozens yuzlerce binlerce onlarca
     ve veya ile ama fakat da de ki mi mu mı mü misiniz musunuz mudur midir miymis muymus
@@ -155,6 +155,14 @@ MAX_SUGGESTIONS = 3
 # read by the encoder: they name the brand, not the claim.
 COMMON_SHARE = 0.5
 COMMON_MIN_DOCS = 4
+FIRST_WORD_NAMES = False
+# Both signals agreeing modestly also support an answer: the words anchored with
+# one piece of evidence, and the meaning at least JOINT_SEMANTIC with a lead of
+# JOINT_MARGIN (see `Index.search`).
+JOINT_SEMANTIC = 0.25
+JOINT_MARGIN = 0.15
+AS_TYPED: bool | str = "both"
+DETAIL_QUESTIONS = True
 
 # Numbers people write as words; a multiplier scales the number before it.
 # fmt: off
@@ -302,22 +310,127 @@ def _is_code(term: str) -> bool:
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
+# Questions that ask for a detail of a subject (a quantity, a time, a procedure,
+# whether one may do something) rather than whether a claim is true: "how many
+# were hurt in the crash?", "antibiyotik kullanirken sut icilir mi?". A fact
+# judges its claim; it does not state the detail, so such a question goes to a
+# person. Folded words, as `bot.language.words` gives them.
+_DETAIL_PHRASES = tuple(
+    tuple(phrase.split())
+    for phrase in (
+        "how many",
+        "how much",
+        "how long",
+        "how often",
+        "how do i",
+        "how can i",
+        "how should i",
+        "what should i",
+        "what do i do",
+        "can i",
+        "could i",
+        "may i",
+        "should i",
+        "is it ok to",
+        "is it okay to",
+        "is it safe to",
+        "when will",
+        "when can i",
+        "where can i",
+        "ne kadar",
+        "ne zaman",
+        "ne yapmaliyim",
+        "ne yapmam",
+        "ne yapacagim",
+        "ne yapalim",
+    )
+)
+_DETAIL_WORDS = frozenset({"kac", "kaci", "kacta", "kacinci", "kactan", "kaca"})
+# "icilir mi", "yenir mi", "kullanilir mi" (may one drink/eat/use), "yiyebilir miyim"
+_DETAIL_VERB = re.compile(r"^\w{2,}(?:ilir|ulur|ilebilir|abilir|ebilir|enir|anir|inir|unur)$")
+# ... but "olabilir mi" (could it be?) and "guvenilir mi" (is it trustworthy?) ask
+# whether something is so.
+_TRUTH_VERBS = ("ol", "guvenil")
+_QUESTION_PARTICLE = frozenset(
+    {"mi", "mu", "miyim", "muyum", "miyiz", "muyuz", "misin", "musun", "misiniz", "musunuz"}
+)
+_CLAUSE_SPLIT = re.compile(r"([.?!;,:\n]+)")
+
+
+def _detail_clause(tokens: Sequence[str]) -> bool:
+    for start in range(len(tokens)):
+        for phrase in _DETAIL_PHRASES:
+            if tuple(tokens[start : start + len(phrase)]) == phrase:
+                return True
+        if tokens[start] in _DETAIL_WORDS:
+            return True
+        if (
+            start + 1 < len(tokens)
+            and tokens[start + 1] in _QUESTION_PARTICLE
+            and _DETAIL_VERB.match(tokens[start])
+            and not tokens[start].startswith(_TRUTH_VERBS)
+        ):
+            return True
+    return False
+
+
+def asks_detail(text: str) -> bool:
+    """Whether the message's questions all ask for a detail, none whether a claim holds.
+
+    A question is a clause ending in "?", one with a question particle ("mi",
+    "mu") or one asking for a detail; other clauses state the context. "Afyon'daki
+    kazada kac kisi yaralandi?" asks how many, not whether the crash happened;
+    "A meter reader came without showing ID, should I let him in?" asks what to
+    do; "data breach at kuzey kart? should i change my password" also asks about
+    the breach itself, so it is not only a detail question.
+    """
+    parts = _CLAUSE_SPLIT.split(text or "")
+    details = others = 0
+    for number in range(0, len(parts), 2):
+        tokens = words(parts[number])
+        if not any(_content(w) for w in tokens):
+            continue
+        ending = parts[number + 1] if number + 1 < len(parts) else ""
+        if _detail_clause(tokens):
+            details += 1
+        elif "?" in ending or any(w in _QUESTION_PARTICLE for w in tokens):
+            others += 1
+    return details > 0 and not others
+
+
+# Turkish case, possessive and plural endings written without an apostrophe: a
+# word, not a name ("Elimde", "Annem", "Urunleriniz", "Sehirde", "Ayranin").
+_INFLECTED = re.compile(
+    r"\w{3,}(?:d[ae]|t[ae]|d[ae]n|t[ae]n|n[iu]z|l[ae]r|l[ae]ri|l[ae]rin|[aeiu]m|[aeiu]miz|[aiu]n)$"
+)
+_SENTENCE_END = re.compile(r"[.!?:;\n\"“”‘]\s*$")
+
 
 def _names(text: str) -> List[str]:
     """Capitalised words, folded and lower-cased: the names a message may use.
 
     "there's a video of a Flixbus driver", "Getir'den kart bilgileri sizmis",
-    "Enerjisa elektrige zam yapacakmis". A sentence's first word counts too:
-    on the dev sets, leaving it out let another company's name at the start
-    through, and counting it only turns a few right answers into suggestions
-    (the first word is usually a stop word or a word the facts use). Codes
-    (letters and digits) and one-letter words are not names.
+    "Enerjisa elektrige zam yapacakmis". A sentence's first word is capitalised
+    as a matter of course ("Annem bir mesaj iletti", "Since they put in a new
+    meter", "Ocakta kimse gelmedi"), so it counts only when `FIRST_WORD_NAMES`
+    or when an apostrophe joins a suffix to it ("Getir'den", "Flixbus'ta"), as
+    Turkish writes suffixes on names. Codes (letters and digits), one-letter words
+    and units in capitals ("TL", "KG") are not names.
     """
     found = []
-    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text or "")):
+    text = unicodedata.normalize("NFKC", text or "")
+    for match in _TOKEN.finditer(text):
         word = match.group(0)
-        if len(word) >= 2 and word[0].isupper() and not any(c.isdigit() for c in word):
-            found.append(normalize(word))
+        if len(word) < 2 or not word[0].isupper() or any(c.isdigit() for c in word):
+            continue
+        if len(word) <= 2 and word.isupper():
+            continue
+        folded = normalize(word)
+        first = not text[: match.start()].strip() or _SENTENCE_END.search(text[: match.start()])
+        if first and not FIRST_WORD_NAMES and text[match.end() : match.end() + 1] not in "'’":
+            if folded in STOPWORDS or _INFLECTED.search(folded):
+                continue
+        found.append(folded)
     return found
 
 
@@ -516,7 +629,10 @@ class Index:
         starts: List[int] = []
         for doc_texts in semantic:
             starts.append(len(texts))
-            kept = [t for t in dict.fromkeys(self._semantic_text(t) for t in doc_texts) if t]
+            read = [self._semantic_text(t) for t in doc_texts]
+            if AS_TYPED:
+                read += [self._typed_text(t) for t in doc_texts]
+            kept = [t for t in dict.fromkeys(read) if t]
             texts.extend(kept or [""])
         vectors = _vectors_of(texts)
         self._mean = vectors.mean(axis=0)
@@ -537,14 +653,35 @@ class Index:
         kept = [w for w in words(folded) if w not in self._common]
         return " ".join(kept) if kept else folded
 
+    def _typed_text(self, text: str) -> str:
+        """The words as written, lower-cased, without the common ones (see `_semantic_text`).
+
+        The encoder reads Turkish with its letters better than folded Turkish:
+        a message typed with them is also compared with the published texts as
+        written. For text without Turkish letters this is the folded reading.
+        """
+        typed = unicodedata.normalize("NFKC", text or "").replace("İ", "i").lower()
+        tokens = _TOKEN.findall(typed)
+        kept = [w for w in tokens if normalize(w) not in self._common]
+        return " ".join(kept or tokens)
+
     def _query_vector(self, text: str) -> np.ndarray:
-        """The message's vector, centred like the documents' (one encoder call)."""
-        return _unit((encoder.encode_one(self._semantic_text(text)) - self._mean)[None])[0]
+        """The message's vectors, one per reading, centred like the documents'.
+
+        One encoder call for a message without Turkish letters (its folded and
+        typed readings are the same text), two for one with them (`AS_TYPED`
+        "both": the better reading counts, see `_semantic`).
+        """
+        if AS_TYPED == "both":
+            reads = list(dict.fromkeys([self._semantic_text(text), self._typed_text(text)]))
+        else:
+            reads = [self._typed_text(text) if AS_TYPED else self._semantic_text(text)]
+        return _unit(np.stack([encoder.encode_one(r) for r in reads]) - self._mean)
 
     def _semantic(self, vector: np.ndarray, index: int) -> float:
         """The best cosine between the message and one document's semantic texts."""
         rows = self._vectors[self._starts[index] : self._ends[index]]
-        return float(np.max(rows @ vector))
+        return float(np.max(rows @ vector.T))
 
     # -- lexical signal -------------------------------------------------------
 
@@ -650,7 +787,8 @@ class Index:
             top = np.argpartition(-weight, CANDIDATES)[:CANDIDATES]
             chosen.update(int(i) for i in top if weight[i] > 0)
         if vector is not None and self.semantic:
-            near = np.argpartition(-(self._centroids @ vector), CANDIDATES)[:CANDIDATES]
+            nearness = (self._centroids @ vector.T).max(axis=1)
+            near = np.argpartition(-nearness, CANDIDATES)[:CANDIDATES]
             chosen.update(int(i) for i in near)
         return sorted(chosen)
 
@@ -759,10 +897,19 @@ class Index:
                 and best.semantic - second >= SEMANTIC_MARGIN
                 and best.lexical > 0
             )
+        joint_support = False
+        if self.semantic:
+            joint_support = (
+                best.anchored
+                and best.evidence >= 1
+                and best.semantic >= JOINT_SEMANTIC
+                and best.semantic - second >= JOINT_MARGIN
+            )
         confident = (
             best.score >= threshold
             and best.score - runner_up >= margin
-            and (words_support or meaning_support)
+            and (words_support or meaning_support or joint_support)
+            and not (DETAIL_QUESTIONS and asks_detail(text))
             and not best.elsewhere
             and not best.conflict
             and not (self.semantic and message.strangers)

@@ -11,6 +11,7 @@ import yaml
 from bot import encoder, matching
 from bot.answers import Knowledge
 from bot.config import settings
+from bot.language import normalize
 from bot.matching import Index, Match, fact_index, faq_index
 from tests.conftest import ROOT
 
@@ -100,10 +101,11 @@ def test_between_the_thresholds_a_match_suggests_instead_of_answering(index):
 
 
 def test_a_claim_the_bot_is_unsure_of_goes_to_a_person_with_its_fact(index):
-    found = search(index, "sutunuze camasir suyu katiyomussunuz, cocuguma icirmeye korkuyorum")
+    # a question about a detail of the fire the fact does not state: a person answers
+    found = search(index, "Bursa'daki yangında kaç kişi yaralandı?")
     assert found.id is None
-    assert found.suggestions and found.suggestions[0][0] == "bleach-in-milk"
-    assert found.as_dict()["suggestions"][0]["fact_id"] == "bleach-in-milk"
+    assert found.suggestions and found.suggestions[0][0] == "bursa-factory-fire"
+    assert found.as_dict()["suggestions"][0]["fact_id"] == "bursa-factory-fire"
 
 
 def test_as_dict_keeps_the_cli_shape(index):
@@ -202,9 +204,17 @@ def test_fact_vectors_are_computed_once_per_content_version(demo_store, monkeypa
     demo_store.upsert_fact(fact, status="published", verified_by="test")
     knowledge.match_fact("kuzey sut tereyagi uretmeyi birakti mi")
     encoded = [text for texts in calls for text in texts]
-    # the new fact's two claims and the message; the brand's words are left out
-    assert len(encoded) == 3
-    assert all("tereyag" in text or "butter" in text for text in encoded)
+    # the new fact's claims (the Turkish one folded and as written) and the message,
+    # the brand's words left out
+    assert sorted(encoded) == sorted(
+        [
+            "tereyagi uretimini durdurdu",
+            "tereyağı üretimini durdurdu",
+            "stopped making butter",
+            "tereyagi uretmeyi birakti mi",
+        ]
+    )
+    assert all("tereyag" in normalize(text) or "butter" in text for text in encoded)
 
 
 def test_large_indexes_score_only_candidates():
@@ -224,3 +234,69 @@ def test_large_indexes_score_only_candidates():
     best = index.search(text).candidate
     # generated facts can repeat a claim word for word; any of them is right
     assert next(f for f in facts if f["id"] == best)["claim_en"] == target["claim_en"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "antibiyotik kullanirken sut icilir mi",  # may one drink milk on antibiotics?
+        "can I drink milk while I'm on antibiotics?",
+        "Bursa'daki yangında kaç kişi yaralandı?",  # how many were hurt in the fire?
+        "how many people were hurt in the bursa factory fire?",
+    ],
+)
+def test_a_question_about_a_detail_of_the_subject_is_not_answered_with_the_claim(index, text):
+    found = search(index, text)
+    assert found.id is None
+    assert matching.asks_detail(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("A meter reader came without showing ID, should I let him in?", True),
+        ("ne zaman acilacak", True),
+        ("data breach at kuzey kart? should i change my password", False),  # asks the claim too
+        ("kuzey iflas etmis olabilir mi", False),  # "could it be": whether it is so
+        ("bu link guvenilir mi", False),
+        ("bursa fabrikasi yanmis", False),  # a statement, no question
+    ],
+)
+def test_detail_questions_are_told_from_questions_about_the_claim(text, detail):
+    assert matching.asks_detail(text) is detail
+
+
+def test_a_capitalised_first_word_is_a_name_only_when_it_reads_like_one():
+    assert matching._names("Annem bir mesaj iletti: 'Kuzey Süt dağıtıyor'") == ["kuzey", "sut"]
+    assert matching._names("Ürünleriniz artık helal değil mi?") == []
+    assert matching._names("Since they put in the new meter") == []
+    assert matching._names("350 TL iade") == []
+    assert matching._names("Enerjisa elektriğe zam yapacakmış") == ["enerjisa"]
+    assert matching._names("Getir'den kart bilgileri sızmış") == ["getir"]
+
+
+def test_a_first_word_that_is_a_word_does_not_block_the_answer(index):
+    # "Ayranın" starts the sentence: a word with its suffix, not another company
+    assert search(index, "Ayranın fiyatı neden bu kadar arttı, %40 mı zamladınız?").id == (
+        "price-increase-40"
+    )
+
+
+def test_a_message_with_turkish_letters_is_read_as_written_too(index, monkeypatch):
+    text = "Sütünüze çamaşır suyu katıyormuşsunuz"
+    read = []
+    real = encoder.encode_one
+    monkeypatch.setattr(encoder, "encode_one", lambda t: read.append(t) or real(t))
+    assert search(index, text).id == "bleach-in-milk"
+    assert "sutunuze camasir suyu katiyormussunuz" in read
+    assert "sütünüze çamaşır suyu katıyormuşsunuz" in read and len(read) == 2
+    read.clear()
+    search(index, "sutunuze camasir suyu katiyormussunuz")
+    assert len(read) == 1  # without Turkish letters both readings are one text
+
+
+def test_both_signals_agreeing_modestly_support_an_answer(index, monkeypatch):
+    text = "sutunuze camasir suyu katiyomussunuz, cocuguma icirmeye korkuyorum"
+    assert search(index, text).id == "bleach-in-milk"
+    monkeypatch.setattr(matching, "JOINT_SEMANTIC", 2.0)  # without the joint support
+    assert search(index, text).id is None
