@@ -283,16 +283,14 @@ def test_a_first_word_that_is_a_word_does_not_block_the_answer(index):
 
 
 def test_a_message_with_turkish_letters_is_read_as_written_too(index, monkeypatch):
-    text = "Sütünüze çamaşır suyu katıyormuşsunuz"
     read = []
     real = encoder.encode_one
     monkeypatch.setattr(encoder, "encode_one", lambda t: read.append(t) or real(t))
-    assert search(index, text).id == "bleach-in-milk"
-    assert "sutunuze camasir suyu katiyormussunuz" in read
-    assert "sütünüze çamaşır suyu katıyormuşsunuz" in read and len(read) == 2
-    read.clear()
-    search(index, "sutunuze camasir suyu katiyormussunuz")
-    assert len(read) == 1  # without Turkish letters both readings are one text
+    assert search(index, "Sütünüze çamaşır suyu katıyormuşsunuz").id == "bleach-in-milk"
+    assert read == ["sütünüze çamaşır suyu katıyormuşsunuz"]  # one encoder call
+    # the published claims are read in both forms: as written and folded
+    claims = index._semantic_texts
+    assert any("çamaşır" in t for t in claims) and any("camasir" in t for t in claims)
 
 
 def test_both_signals_agreeing_modestly_support_an_answer(index, monkeypatch):
