@@ -162,6 +162,9 @@ def run_desk(cfg: Settings) -> int:
         port=cfg.desk_port,
         log_level=cfg.log_level.lower(),
         server_header=False,
+        # No websockets in the desk (SSE instead); Rasa pins an older `websockets`
+        # that uvicorn's websocket protocols cannot load.
+        ws="none",
     )
     return 0
 

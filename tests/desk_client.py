@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Dict
 
 from starlette.testclient import TestClient
@@ -22,6 +23,7 @@ from bot.desk.app import create_app
 from bot.desk.auth import hash_password
 from bot.store import Store
 
+ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long test password 42"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)"')

@@ -519,3 +519,54 @@ def test_bad_form_input_gets_a_clean_answer(desk):
 def test_hashes_are_argon2id_and_salted():
     first, second = hash_password("same"), hash_password("same")
     assert first != second and first.startswith("$argon2id$")
+
+
+# -- the process ------------------------------------------------------------------------
+
+
+def test_the_launcher_serves_the_desk_on_desk_port(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.desk_client import ROOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DESK_PORT": str(port), "CRISISDESK_DB": str(tmp_path / "d.db")}
+    desk = subprocess.Popen(
+        [sys.executable, "-m", "bot.launch", "desk"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline and desk.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    answer = r.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)  # polling for the port to open, with a deadline
+        assert desk.poll() is None, desk.stdout.read()
+        assert answer == b"ok"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"http://127.0.0.1:{port}/users", headers={"HX-Request": "true"}
+                ),
+                timeout=5,
+            )
+        assert refused.value.code == 401
+    finally:
+        desk.terminate()
+        desk.wait(timeout=20)
