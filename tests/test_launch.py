@@ -153,6 +153,7 @@ def test_procfile_starts_everything_through_the_launcher_with_no_variables():
     assert commands == {
         "rasa": ".venv/bin/python -m bot.launch rasa",
         "actions": ".venv/bin/python -m bot.launch actions",
+        "desk": ".venv/bin/python -m bot.launch desk",
     }
 
 
