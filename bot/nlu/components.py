@@ -7,8 +7,9 @@ that "SİPARİŞLERİMİ", "siparislerimi" and "sipariş" all meet as "siparis".
 `SpacyRuleEntityExtractor` turns the spaCy entity rules' matches into Rasa
 entities (order/ticket numbers, lot codes, topics).
 `OutOfDomainClassifier` runs after DIET and turns messages unlike any customer
-message (keyboard mash, emoji only, markup, code, a link or a number alone) into
-`nlu_fallback`, with the reason in the parse data (see bot/nlu/ood.py).
+message (keyboard mash, emoji only, markup, code, a typed command name such as
+"request_human", a link or a number alone) into `nlu_fallback`, with the reason in
+the parse data (see bot/nlu/ood.py).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
 class OutOfDomainClassifier(GraphComponent, IntentClassifier):
     """Overrides the intent with nlu_fallback for messages that are not customer text."""
 
-    THRESHOLDS = ("min_char_score", "min_short_char_score", "max_mash_share")
+    THRESHOLDS = ("min_char_score", "min_short_char_score", "max_mash_share", "min_keyboard_share")
     FILE = "out_of_domain.json"
 
     @staticmethod
@@ -222,6 +223,7 @@ class OutOfDomainClassifier(GraphComponent, IntentClassifier):
             "min_char_score": -4.8,
             "min_short_char_score": -6.6,
             "max_mash_share": 0.5,
+            "min_keyboard_share": 0.8,
             "spacy_dir": None,
         }
 
