@@ -152,11 +152,19 @@ class RasaClient:
         """
         path, shown = self._paths(conversation_id)
         self._post(f"{path}/tracker/events", f"{shown}/tracker/events", {"event": "resume"})
+        # Rasa 3.6.21's trigger_intent answered "The intent <function ...> does not
+        # exist" here in the end-to-end tests, so the hand-back runs the action
+        # directly (deprecated /execute) and then listens, as before.
         result = self._post(
-            f"{path}/trigger_intent",
-            f"{shown}/trigger_intent",
-            {"name": HANDOFF_CLOSED_INTENT, "entities": {}},
+            f"{path}/execute",
+            f"{shown}/execute",
+            {"name": "action_handoff_closed"},
             output_channel="latest",
+        )
+        self._post(
+            f"{path}/tracker/events",
+            f"{shown}/tracker/events",
+            {"event": "action", "name": "action_listen"},
         )
         return (result or {}).get("messages", [])
 
