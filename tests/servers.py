@@ -134,6 +134,9 @@ def running_bot(
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "RASA_TOKEN": token,
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        # The servers' own INFO lines are what log tests read; a benchmark module
+        # imported by a test (scripts/bench_nlu.py) sets LOG_LEVEL=ERROR in this process.
+        "LOG_LEVEL": "INFO",
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         **(extra_env or {}),
