@@ -48,6 +48,8 @@ from tests.servers import running_bot  # noqa: E402
 
 WORK = ROOT / "var/bench"
 RASA = str(Path(sys.executable).parent / "rasa")
+# The measured servers log errors only (the test servers log at INFO).
+QUIET = {"LOG_LEVEL": "ERROR"}
 
 
 def run(args: List[str], cwd: Path = ROOT, env: Dict[str, str] | None = None) -> float:
@@ -191,12 +193,14 @@ def main() -> None:
     import_faqs(store, ROOT / "data/facts/faq.csv")
     store.close()
     print("measuring latency: crisisdesk (REST + action server) ...", flush=True)
-    with running_bot(WORK / "run-ours", ours_model, db_path=db) as bot:
+    with running_bot(WORK / "run-ours", ours_model, db_path=db, extra_env=QUIET) as bot:
         ours_latency = latency(bot, messages, senders=20)
         ours_latency["rasa_rss_mb"] = round(rss_mb(bot.pids["rasa"]), 1)
         ours_latency["actions_rss_mb"] = round(rss_mb(bot.pids["actions"]), 1)
     print("measuring latency: bare `rasa init` bot ...", flush=True)
-    with running_bot(WORK / "run-init", init_model, with_actions=False, project=init_dir) as bot:
+    with running_bot(
+        WORK / "run-init", init_model, with_actions=False, project=init_dir, extra_env=QUIET
+    ) as bot:
         # moodbot has no answer for most of these; silence is its normal reply
         init_latency = latency(bot, messages, senders=20, require_reply=False)
         init_latency["rasa_rss_mb"] = round(rss_mb(bot.pids["rasa"]), 1)

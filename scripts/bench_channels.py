@@ -219,7 +219,7 @@ def main() -> None:
         "messages"
     ]
     with FakeTwilio() as fake:
-        env = channel_env(fake, retry_max_seconds="2")
+        env = {**channel_env(fake, retry_max_seconds="2"), "LOG_LEVEL": "ERROR"}
         with running_bot(
             WORK / "run", MODEL, db_path=db, extra_env=env, credentials=credentials
         ) as bot:
