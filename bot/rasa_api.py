@@ -144,11 +144,10 @@ class RasaClient:
     def resume(self, conversation_id: str) -> List[Dict[str, Any]]:
         """Resumes a paused conversation; the bot thanks the customer and asks for a rating.
 
-        Rasa's current mechanism for an outside event: the external intent
-        `EXTERNAL_handoff_closed` is triggered in the conversation (trigger_intent),
-        and a rule maps it to `action_handoff_closed`; the bot then listens as after
-        any message. (The older `/execute` endpoint is deprecated.) The messages go
-        to the conversation's latest channel; they are also returned.
+        The tracker gets a `resume` event, then `action_handoff_closed` runs through
+        the conversation's `/execute` endpoint and an `action_listen` closes the turn,
+        so the bot waits for the customer's answer as after any message. The messages
+        go to the conversation's latest channel; they are also returned.
         """
         path, shown = self._paths(conversation_id)
         self._post(f"{path}/tracker/events", f"{shown}/tracker/events", {"event": "resume"})

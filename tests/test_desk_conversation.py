@@ -28,7 +28,7 @@ PHONE = "whatsapp:+905320000077"
 
 
 class FakeRasa(ThreadingHTTPServer):
-    """Rasa's tracker API on loopback: GET tracker, POST tracker/events and trigger_intent."""
+    """Rasa's tracker API on loopback: GET tracker, POST tracker/events and execute."""
 
     def __init__(self) -> None:
         self.events: List[dict] = []
@@ -245,14 +245,16 @@ def test_notes_canned_replies_and_misunderstood(desk, rasa):
     assert bad.status_code == 422
 
 
-def test_close_resumes_through_the_external_intent(desk, rasa):
+def test_close_resumes_and_runs_the_hand_back_action(desk, rasa):
     handoff_id = assigned(desk.store)
     rasa.events[:] = [user("tamam", time.time())]
     closed = desk.post(f"/conversations/{handoff_id}/close")
     assert closed.status_code == 204 and closed.headers["HX-Redirect"] == "/queue"
     paths = [p.split("?")[0].rsplit("/", 1)[-1] for p, _ in rasa.posts]
-    assert paths[-2:] == ["events", "trigger_intent"]
-    assert rasa.posts[-1][1] == {"name": "EXTERNAL_handoff_closed", "entities": {}}
+    assert paths[-3:] == ["events", "execute", "events"]
+    assert rasa.posts[-3][1] == {"event": "resume"}
+    assert rasa.posts[-2][1] == {"name": "action_handoff_closed"}
+    assert rasa.posts[-1][1] == {"event": "action", "name": "action_listen"}
     assert desk.store.get_handoff(handoff_id)["status"] == "closed"
 
 

@@ -153,5 +153,6 @@ def test_during_a_handoff_nothing_typed_makes_the_bot_speak(bot, store):
     assert closed.returncode == 0, closed.stderr
     assert bot.tracker(sender)["paused"] is False
     # The rating question's buttons were offered through the HTTP API's output.
-    [thanks] = bot.say(sender, "/affirm")
-    assert thanks["text"] == "Geri bildiriminiz için teşekkürler!"
+    [thanks] = bot.say(sender, '/rate_handoff{"rating": "5"}')
+    assert thanks["text"].startswith("Puanınız için teşekkürler!")
+    assert store.get_handoff(handoff["id"])["rating"] == 5

@@ -754,8 +754,13 @@ def test_handoff_and_its_end_reach_the_customer_on_telegram(tg, tg_store, fake_a
     )
     assert closed.returncode == 0, closed.stderr
     rating = replies(fake_api, chat, 2)[1]
-    assert "işinize yaradı mı" in rating["text"]
-    assert keyboard(rating)[0][0]["callback_data"] == "/affirm"
+    assert rating["text"].startswith("Temsilcimiz görüşmeyi tamamladı")
+    assert "1 (çok kötü) ile 5 (çok iyi)" in rating["text"]
+    buttons = [b["callback_data"] for row in keyboard(rating) for b in row]
+    assert buttons == [f'/rate_handoff{{"rating": "{n}"}}' for n in range(1, 6)]
+    post(tg, callback_update(chat, buttons[3]))
+    assert "teşekkürler" in replies(fake_api, chat, 3)[2]["text"]
+    assert wait_until(lambda: tg_store.get_handoff(handoff["id"])["rating"] == 4)
 
 
 @slow
