@@ -9,6 +9,8 @@ RASA := $(BIN)/rasa
 INSTALLED := $(VENV)/.installed
 SPACY := var/spacy/.built
 MODEL := models/crisisdesk.tar.gz
+# Debian's chromium + chromedriver for the browser tests (scripts/install-browser).
+BROWSER := /usr/bin/chromedriver
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml \
 	$(wildcard bot/nlu/*.py) bot/language.py
 export TF_CPP_MIN_LOG_LEVEL := 3
@@ -19,7 +21,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # bot/launch.py and bot/config.py read the environment first and fill only the
 # names it does not set from .env, so `TWILIO_AUTH_TOKEN=... make run` wins.
 
-.PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean
+.PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean screenshots
 
 help: ## list the targets
 	@echo "crisisdesk — start with: make run   (or: make test)"
@@ -72,11 +74,17 @@ validate: $(INSTALLED) ## check training data and domain (rasa data validate)
 test-unit: $(INSTALLED) $(SPACY) ## fast tests (no trained model needed)
 	$(PY) -m pytest -m "not slow" -q
 
-test: $(INSTALLED) $(SPACY) validate $(MODEL) ## everything: unit, integration and end-to-end tests
+test: $(INSTALLED) $(SPACY) $(BROWSER) validate $(MODEL) ## everything: unit, integration and end-to-end tests
 	$(PY) -m pytest -q
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
 	@echo "end-to-end conversations: all stories passed"
+
+$(BROWSER):
+	scripts/install-browser
+
+screenshots: $(INSTALLED) $(SPACY) $(BROWSER) $(MODEL) ## docs/screenshots/*.png of the desk, from the running system
+	$(PY) scripts/screenshots.py
 
 bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst
 	$(PY) scripts/bench.py
