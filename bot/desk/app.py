@@ -2,12 +2,15 @@
 
 Each area is a module of this package with its routes, every one built with
 `bot.desk.auth.route(...)` (an access policy is required); the module exposes
-them as `routes` (a list, or a function returning one). `AREAS` lists the
-modules; one not written yet is skipped, so areas land independently.
+them as `routes` (a list, or a function returning one), and may expose
+`exception_handlers` (exception class -> handler) for the refusals its routes
+raise. `AREAS` lists the modules; one not written yet is skipped, so areas land
+independently.
 
 On `app.state`: `settings`, `store` (an `AsyncStore`: await every call),
 `templates` (see bot/desk/web.py) and `clock` (now, as an aware UTC datetime;
-tests move it forward instead of sleeping).
+tests move it forward instead of sleeping). Background tasks start and stop with
+the app's lifespan (bot/desk/lifespan.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from bot.config import Settings
 from bot.config import settings as default_settings
 from bot.desk.auth import ANY_ROLE, PUBLIC, DeskGuard, current_user, mount, route
+from bot.desk.lifespan import lifespan
 from bot.desk.web import STATIC, make_templates
 from bot.store import Store
 from bot.store.aio import AsyncStore
@@ -72,6 +76,13 @@ def area_routes(module_name: str) -> List[BaseRoute]:
     return list(found() if callable(found) else found)
 
 
+def area_exception_handlers(module_name: str) -> dict:
+    """The exception handlers an area module declares ({} when none or no module)."""
+    if importlib.util.find_spec(module_name) is None:
+        return {}
+    return dict(getattr(importlib.import_module(module_name), "exception_handlers", {}))
+
+
 def create_app(
     settings: Settings | None = None,
     store: Store | AsyncStore | None = None,
@@ -86,9 +97,13 @@ def create_app(
         route("/healthz", health, roles=PUBLIC, methods=["GET"]),
         mount("/static", StaticFiles(directory=str(STATIC)), roles=PUBLIC, name="static"),
     ]
+    handlers: dict = {}
     for name in AREAS:
         routes.extend(area_routes(name))
-    app = Starlette(routes=routes, middleware=[Middleware(DeskGuard)])
+        handlers.update(area_exception_handlers(name))
+    app = Starlette(
+        routes=routes, middleware=[Middleware(DeskGuard)], exception_handlers=handlers
+    )
     app.state.settings = cfg
     app.state.store = async_store
     app.state.templates = make_templates()

@@ -292,8 +292,14 @@ def _owned(handoff: Dict[str, Any], request: Request) -> None:
         )
 
 
-def _refusal(request: Request, problem: Refused) -> Response:
+async def _refusal(request: Request, problem: Exception) -> Response:
+    """A `Refused` raised by any route of this area, as the notice htmx shows in place."""
+    assert isinstance(problem, Refused)
     return render(request, "conversations/_notice.html", {"message": str(problem)}, problem.status)
+
+
+# Registered on the app by bot.desk.app: routes raise Refused, one handler answers.
+exception_handlers = {Refused: _refusal}
 
 
 async def _context(request: Request, handoff: Dict[str, Any]) -> Dict[str, Any]:
@@ -338,28 +344,19 @@ async def _context(request: Request, handoff: Dict[str, Any]) -> Dict[str, Any]:
 
 async def conversation_page(request: Request) -> Response:
     """The whole conversation: transcript, ticket, notes, reply box, close."""
-    try:
-        handoff = await _handoff(request)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
     return render(request, "conversations/page.html", await _context(request, handoff))
 
 
 async def conversation_messages(request: Request) -> Response:
     """The transcript and replies alone (what the live feed refreshes)."""
-    try:
-        handoff = await _handoff(request)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
     return render(request, "conversations/_messages.html", await _context(request, handoff))
 
 
 async def conversation_live(request: Request) -> Response:
     """Server-sent events: `changed` whenever this conversation's tracker or handoff changes."""
-    try:
-        handoff = await _handoff(request)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
     from bot.desk.live import live_feed
 
     feed = live_feed(request.app)
@@ -430,69 +427,60 @@ async def _send(
 
 async def reply(request: Request) -> Response:
     """The agent's free-text reply (refused on WhatsApp outside the 24-hour window)."""
-    try:
-        handoff = await _handoff(request)
-        _owned(handoff, request)
-        form = await request.form()
-        text = str(form.get("text") or "").strip()
-        if not text:
-            raise Refused(422, "Write a message first.")
-        if len(text) > MAX_REPLY_CHARS:
-            raise Refused(422, f"A message has at most {MAX_REPLY_CHARS} characters.")
-        context = await _context(request, handoff)
-        if not context["window_open"]:
-            raise Refused(409, "WhatsApp's 24-hour window is closed: choose an approved template.")
-        await _send(request, handoff, {"text": text}, text, "text", None)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
+    _owned(handoff, request)
+    form = await request.form()
+    text = str(form.get("text") or "").strip()
+    if not text:
+        raise Refused(422, "Write a message first.")
+    if len(text) > MAX_REPLY_CHARS:
+        raise Refused(422, f"A message has at most {MAX_REPLY_CHARS} characters.")
+    context = await _context(request, handoff)
+    if not context["window_open"]:
+        raise Refused(409, "WhatsApp's 24-hour window is closed: choose an approved template.")
+    await _send(request, handoff, {"text": text}, text, "text", None)
     return render(request, "conversations/_messages.html", await _context(request, handoff))
 
 
 async def send_template(request: Request) -> Response:
     """An approved WhatsApp template, in the customer's language, with its variables."""
-    try:
-        handoff = await _handoff(request)
-        _owned(handoff, request)
-        if handoff.get("channel") != "whatsapp":
-            raise Refused(409, "Templates are for WhatsApp conversations.")
-        form = await request.form()
-        by_language = whatsapp_templates(request.app).get(str(form.get("template") or ""))
-        if not by_language:
-            raise Refused(422, "Choose one of the approved templates.")
-        language = handoff.get("language")
-        template = (
-            by_language.get(language) or by_language.get("tr") or next(iter(by_language.values()))
-        )
-        values = [str(v).strip() for v in form.getlist(f"variable_{template.name}")]
-        if len(values) != len(template.variables) or not all(values):
-            raise Refused(422, f"Fill in: {', '.join(template.variables)}.")
-        message = {
-            "content_sid": template.content_sid,
-            "content_variables": {str(i): v for i, v in enumerate(values, start=1)},
-        }
-        await _send(request, handoff, message, template.text(values), "template", template.name)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
+    _owned(handoff, request)
+    if handoff.get("channel") != "whatsapp":
+        raise Refused(409, "Templates are for WhatsApp conversations.")
+    form = await request.form()
+    by_language = whatsapp_templates(request.app).get(str(form.get("template") or ""))
+    if not by_language:
+        raise Refused(422, "Choose one of the approved templates.")
+    language = handoff.get("language")
+    template = (
+        by_language.get(language) or by_language.get("tr") or next(iter(by_language.values()))
+    )
+    values = [str(v).strip() for v in form.getlist(f"variable_{template.name}")]
+    if len(values) != len(template.variables) or not all(values):
+        raise Refused(422, f"Fill in: {', '.join(template.variables)}.")
+    message = {
+        "content_sid": template.content_sid,
+        "content_variables": {str(i): v for i, v in enumerate(values, start=1)},
+    }
+    await _send(request, handoff, message, template.text(values), "template", template.name)
     return render(request, "conversations/_messages.html", await _context(request, handoff))
 
 
 async def add_note(request: Request) -> Response:
     """An internal note (never sent to the customer)."""
+    handoff = await _handoff(request)
+    form = await request.form()
     try:
-        handoff = await _handoff(request)
-        form = await request.form()
-        try:
-            await store(request).add_note(
-                handoff["sender_id"],
-                current_user(request)["name"],
-                str(form.get("text") or ""),
-                handoff["id"],
-            )
-        except ValueError as problem:
-            raise Refused(422, f"The note was not saved: {problem}.") from None
-        await audit(request, "note", f"handoff:{handoff['id']}")
-    except Refused as problem:
-        return _refusal(request, problem)
+        await store(request).add_note(
+            handoff["sender_id"],
+            current_user(request)["name"],
+            str(form.get("text") or ""),
+            handoff["id"],
+        )
+    except ValueError as problem:
+        raise Refused(422, f"The note was not saved: {problem}.") from None
+    await audit(request, "note", f"handoff:{handoff['id']}")
     notes = await store(request).list_notes(handoff["sender_id"])
     return render(request, "conversations/_notes.html", {"notes": notes, "handoff": handoff})
 
@@ -528,18 +516,13 @@ async def mark_misunderstood(request: Request) -> Response:
         )
         await audit(request, "mark_misunderstood", f"handoff:{handoff['id']}")
     except RasaUnavailable as problem:
-        return _refusal(request, Refused(503, str(problem)))
-    except Refused as problem:
-        return _refusal(request, problem)
+        raise Refused(503, str(problem)) from None
     return render(request, "conversations/_notice.html", {"message": "Marked for the trainers."})
 
 
 async def canned(request: Request) -> Response:
     """Published facts and FAQ answers in the customer's language, one click each."""
-    try:
-        handoff = await _handoff(request)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
     db = store(request)
     items = canned_replies(
         await db.list_facts("published"), await db.list_faqs("published"), handoff.get("language")
@@ -552,10 +535,7 @@ async def canned(request: Request) -> Response:
 
 async def canned_insert(request: Request) -> Response:
     """The reply box filled with one canned text (htmx swaps it in)."""
-    try:
-        handoff = await _handoff(request)
-    except Refused as problem:
-        return _refusal(request, problem)
+    handoff = await _handoff(request)
     db = store(request)
     items = canned_replies(
         await db.list_facts("published"), await db.list_faqs("published"), handoff.get("language")
@@ -571,26 +551,23 @@ async def canned_insert(request: Request) -> Response:
         None,
     )
     if found is None:
-        return _refusal(request, Refused(404, "That text is not published (any more)."))
+        raise Refused(404, "That text is not published (any more).")
     return render(request, "conversations/_reply_box.html", {"text": found["text"]})
 
 
 async def close(request: Request) -> Response:
     """Hands the conversation back: Rasa resumes, thanks the customer, asks for a rating."""
+    handoff = await _handoff(request)
+    _owned(handoff, request)
+    user = current_user(request)
     try:
-        handoff = await _handoff(request)
-        _owned(handoff, request)
-        user = current_user(request)
-        try:
-            await asyncio.to_thread(rasa_client(request.app).resume, handoff["sender_id"])
-        except RasaUnavailable as problem:
-            raise Refused(503, f"Not closed: the bot could not take over ({problem}).") from None
-        try:
-            await store(request).close_handoff(handoff["id"], by=user["name"], owner=user["name"])
-        except HandoffConflict as problem:
-            raise Refused(409, str(problem)) from None
-    except Refused as problem:
-        return _refusal(request, problem)
+        await asyncio.to_thread(rasa_client(request.app).resume, handoff["sender_id"])
+    except RasaUnavailable as problem:
+        raise Refused(503, f"Not closed: the bot could not take over ({problem}).") from None
+    try:
+        await store(request).close_handoff(handoff["id"], by=user["name"], owner=user["name"])
+    except HandoffConflict as problem:
+        raise Refused(409, str(problem)) from None
     response = Response(status_code=204)
     response.headers["HX-Redirect"] = "/queue"
     return response
