@@ -21,7 +21,6 @@ from typing import Dict, List, Tuple
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
 
-os.environ.setdefault("LOG_LEVEL", "ERROR")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -149,4 +148,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # Quiet when run as a script; importing this module (tests do) changes nothing.
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
     main()
