@@ -144,26 +144,27 @@ class RasaClient:
     def resume(self, conversation_id: str) -> List[Dict[str, Any]]:
         """Resumes a paused conversation; the bot thanks the customer and asks for a rating.
 
-        The tracker gets a `resume` event, then `action_handoff_closed` runs through
-        the conversation's `/execute` endpoint and an `action_listen` closes the turn,
-        so the bot waits for the customer's answer as after any message. The messages
-        go to the conversation's latest channel; they are also returned.
+        The tracker gets a `resume` and an `action_listen` event, then the desk's
+        external intent `EXTERNAL_handoff_closed` is triggered (`trigger_intent`, the
+        API that replaced the deprecated `/execute`); its rule runs
+        `action_handoff_closed`, and Rasa itself predicts the `action_listen` after it.
+        The messages go to the conversation's latest channel; they are also returned.
         """
         path, shown = self._paths(conversation_id)
-        self._post(f"{path}/tracker/events", f"{shown}/tracker/events", {"event": "resume"})
-        # Rasa 3.6.21's trigger_intent answered "The intent <function ...> does not
-        # exist" here in the end-to-end tests, so the hand-back runs the action
-        # directly (deprecated /execute) and then listens, as before.
-        result = self._post(
-            f"{path}/execute",
-            f"{shown}/execute",
-            {"name": "action_handoff_closed"},
-            output_channel="latest",
-        )
+        # A paused conversation never got the `action_listen` that follows every bot
+        # turn (Rasa stops predicting at the pause), so without it the external intent
+        # would follow `action_handoff`, no rule would match (rules start after
+        # `action_listen`), and `action_fallback` would hand the customer over again.
         self._post(
             f"{path}/tracker/events",
             f"{shown}/tracker/events",
-            {"event": "action", "name": "action_listen"},
+            [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+        )
+        result = self._post(
+            f"{path}/trigger_intent",
+            f"{shown}/trigger_intent",
+            {"name": HANDOFF_CLOSED_INTENT},
+            output_channel="latest",
         )
         return (result or {}).get("messages", [])
 

@@ -28,7 +28,7 @@ PHONE = "whatsapp:+905320000077"
 
 
 class FakeRasa(ThreadingHTTPServer):
-    """Rasa's tracker API on loopback: GET tracker, POST tracker/events and execute."""
+    """Rasa's tracker API on loopback: GET tracker, POST tracker/events and trigger_intent."""
 
     def __init__(self) -> None:
         self.events: List[dict] = []
@@ -251,10 +251,9 @@ def test_close_resumes_and_runs_the_hand_back_action(desk, rasa):
     closed = desk.post(f"/conversations/{handoff_id}/close")
     assert closed.status_code == 204 and closed.headers["HX-Redirect"] == "/queue"
     paths = [p.split("?")[0].rsplit("/", 1)[-1] for p, _ in rasa.posts]
-    assert paths[-3:] == ["events", "execute", "events"]
-    assert rasa.posts[-3][1] == {"event": "resume"}
-    assert rasa.posts[-2][1] == {"name": "action_handoff_closed"}
-    assert rasa.posts[-1][1] == {"event": "action", "name": "action_listen"}
+    assert paths[-2:] == ["events", "trigger_intent"]
+    assert rasa.posts[-2][1] == [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+    assert rasa.posts[-1][1] == {"name": "EXTERNAL_handoff_closed"}
     assert desk.store.get_handoff(handoff_id)["status"] == "closed"
 
 

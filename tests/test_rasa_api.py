@@ -80,12 +80,13 @@ def test_requests_carry_a_short_lived_admin_jwt_and_no_token_in_the_url(fake_ras
     paths = [r["path"] for r in fake_rasa.requests]
     assert paths == [
         f"/conversations/{PHONE}/tracker/events",
-        f"/conversations/{PHONE}/execute?output_channel=latest",
-        f"/conversations/{PHONE}/tracker/events",
+        f"/conversations/{PHONE}/trigger_intent?output_channel=latest",
     ]
-    assert fake_rasa.requests[0]["body"] == {"event": "resume"}
-    assert fake_rasa.requests[1]["body"] == {"name": "action_handoff_closed"}
-    assert fake_rasa.requests[2]["body"] == {"event": "action", "name": "action_listen"}
+    assert fake_rasa.requests[0]["body"] == [
+        {"event": "resume"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    assert fake_rasa.requests[1]["body"] == {"name": "EXTERNAL_handoff_closed"}
     for request in fake_rasa.requests:
         assert "token" not in parse_qs(urlsplit(request["path"]).query)
         scheme, _, value = request["authorization"].partition(" ")
