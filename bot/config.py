@@ -79,6 +79,13 @@ class Settings:
     desk_login_max_delay_seconds: float = 900.0
     # The web chat (bot/channels/webchat.py): empty means derived from RASA_TOKEN.
     webchat_secret: str = ""
+    # Waiting customers (bot/waiting.py): an update after this many unclaimed
+    # minutes (0: none), staffed hours ("" : always staffed) in this time zone,
+    # and the staff Telegram chat told of new high-priority handoffs ("" : off).
+    desk_reminder_minutes: float = 10.0
+    desk_staffed_hours: str = ""
+    desk_timezone: str = "Europe/Istanbul"
+    staff_telegram_chat_id: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +151,10 @@ class Settings:
             desk_login_delay_seconds=float(env.get("DESK_LOGIN_DELAY_SECONDS") or 2),
             desk_login_max_delay_seconds=float(env.get("DESK_LOGIN_MAX_DELAY_SECONDS") or 900),
             webchat_secret=(env.get("WEBCHAT_SECRET") or "").strip(),
+            desk_reminder_minutes=float(env.get("DESK_REMINDER_MINUTES") or 10),
+            desk_staffed_hours=(env.get("DESK_STAFFED_HOURS") or "").strip(),
+            desk_timezone=(env.get("DESK_TIMEZONE") or "Europe/Istanbul").strip(),
+            staff_telegram_chat_id=(env.get("STAFF_TELEGRAM_CHAT_ID") or "").strip(),
         )
 
     def whatsapp_missing(self) -> List[str]:

@@ -102,7 +102,10 @@ def create_app(
         routes.extend(area_routes(name))
         handlers.update(area_exception_handlers(name))
     app = Starlette(
-        routes=routes, middleware=[Middleware(DeskGuard)], exception_handlers=handlers
+        routes=routes,
+        middleware=[Middleware(DeskGuard)],
+        exception_handlers=handlers,
+        lifespan=lifespan,  # the waiting sweep; every background task stopped at shutdown
     )
     app.state.settings = cfg
     app.state.store = async_store

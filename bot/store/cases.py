@@ -19,6 +19,9 @@ HANDOFF_KINDS = {
     "bot_failed": "bot failed",
 }
 BOT_FAILED_REASON = "bot failed"
+# What the desk tells about a handoff, once each (`handoff_notices`).
+NOTICE_KINDS = ("reminder", "after_hours", "staff_alert")
+NOTICE_STATUSES = ("pending", "queued", "sent", "skipped", "failed")
 
 
 def handoff_kind(reason: str) -> str:
@@ -246,8 +249,9 @@ class CaseStore(Area):
         at = now()
         changed = self._transition(
             handoff_id,
-            "status = 'assigned', assigned_to = ?, assigned_at = ?, updated_at = ?",
-            [agent, at, at],
+            "status = 'assigned', assigned_to = ?, assigned_at = ?, updated_at = ?,"
+            " first_assigned_at = coalesce(first_assigned_at, ?)",
+            [agent, at, at, at],
             "status = 'waiting'",
             [],
             "claimed",
@@ -359,6 +363,95 @@ class CaseStore(Area):
             )
             self._handoff_changed(handoff_id, handoff["sender_id"], "rated", "customer", None)
         return self.get_handoff(handoff_id)
+
+    # -- notices and measures ------------------------------------------------------
+    #
+    # What was said about a handoff, once each (kinds in NOTICE_KINDS): a row is
+    # claimed by an INSERT that does nothing when one exists, before anything is
+    # sent, so two sweeps never both send it.
+
+    def handoffs_without_notice(
+        self, kind: str, *, priority: str | None = None, created_before: str | None = None
+    ) -> List[Dict[str, Any]]:
+        """Waiting handoffs that have no `kind` notice yet, oldest first."""
+        assert kind in NOTICE_KINDS, kind
+        where = [
+            "h.status = 'waiting'",
+            "not exists (select 1 from handoff_notices n"
+            " where n.handoff_id = h.id and n.kind = ?)",
+        ]
+        args: List[Any] = [kind]
+        if priority is not None:
+            where.append("h.priority = ?")
+            args.append(priority)
+        if created_before is not None:
+            where.append("h.created_at <= ?")
+            args.append(created_before)
+        rows = self.db.execute(
+            f"select h.* from handoffs h where {' and '.join(where)} order by h.id", args
+        )
+        names = [column[0] for column in rows.description]
+        return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
+
+    def claim_handoff_notice(self, handoff_id: int, kind: str) -> bool:
+        """Reserves the `kind` notice of a handoff; False when it exists (sent or reserved)."""
+        assert kind in NOTICE_KINDS, kind
+        at = now()
+        with self.db.conn:
+            cursor = self.db.execute(
+                "insert into handoff_notices (handoff_id, kind, status, created_at, updated_at)"
+                " values (?, ?, 'pending', ?, ?) on conflict (handoff_id, kind) do nothing",
+                [handoff_id, kind, at, at],
+            )
+        return cursor.rowcount == 1
+
+    def finish_handoff_notice(
+        self,
+        handoff_id: int,
+        kind: str,
+        status: str,
+        *,
+        outbox_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Records how a reserved notice ended: queued (outbox), sent, skipped or failed."""
+        assert status in NOTICE_STATUSES, status
+        with self.db.conn:
+            self.db.execute(
+                "update handoff_notices set status = ?, outbox_id = ?, detail = ?, updated_at = ?"
+                " where handoff_id = ? and kind = ?",
+                [status, outbox_id, detail, now(), handoff_id, kind],
+            )
+
+    def release_handoff_notice(self, handoff_id: int, kind: str) -> None:
+        """Forgets a reserved notice that could not be sent yet (the next sweep tries again)."""
+        with self.db.conn:
+            self.db.execute(
+                "delete from handoff_notices where handoff_id = ? and kind = ?"
+                " and status = 'pending'",
+                [handoff_id, kind],
+            )
+
+    def list_handoff_notices(self, handoff_id: int) -> List[Dict[str, Any]]:
+        """A handoff's notices, oldest first."""
+        return list(
+            self.db["handoff_notices"].rows_where("handoff_id = ?", [handoff_id], order_by="id")
+        )
+
+    def closed_handoffs(self, limit: int = 50) -> List[Dict[str, Any]]:
+        """The latest closed handoffs with their measures' time stamps, newest first.
+
+        Each has created_at, first_assigned_at, first_reply_at, closed_at, the agent
+        (`assigned_to`, who had it at the end), `closed_by` and the 1-5 `rating`.
+        """
+        rows = self.db.execute(
+            "select id, sender_id, channel, kind, reason, priority, language, created_at,"
+            " first_assigned_at, first_reply_at, closed_at, assigned_to, closed_by, rating"
+            " from handoffs where status = 'closed' order by closed_at desc, id desc limit ?",
+            [limit],
+        )
+        names = [column[0] for column in rows.description]
+        return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
 
     def handoff_changes_after(self, after_id: int, limit: int = 500) -> List[Dict[str, Any]]:
         """Handoff changes with an id above `after_id`, oldest first (the live feed)."""

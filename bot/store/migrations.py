@@ -467,6 +467,37 @@ def _0011_desk_conversations(db: sqlite_utils.Database) -> None:
     db["misunderstood"].create_index(["status"])
 
 
+def _0012_handoff_notices_and_measures(db: sqlite_utils.Database) -> None:
+    """What the desk told about a handoff, once each; when it was first claimed.
+
+    `handoff_notices`: one row per (handoff, kind): "reminder" and "after_hours"
+    (updates to the waiting customer), "staff_alert" (the staff Telegram chat).
+    `first_assigned_at` stays when a handoff is released or transferred, so the
+    time a customer waited for a person is kept for reports.
+    """
+    db["handoffs"].add_column("first_assigned_at", str)
+    db.execute(
+        "update handoffs set first_assigned_at = assigned_at"
+        " where first_assigned_at is null and assigned_at is not null"
+    )
+    db["handoff_notices"].create(
+        {
+            "id": int,
+            "handoff_id": int,
+            "kind": str,
+            "status": str,
+            "outbox_id": int,
+            "detail": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"handoff_id", "kind", "status", "created_at", "updated_at"},
+        foreign_keys=[("handoff_id", "handoffs", "id")],
+    )
+    db["handoff_notices"].create_index(["handoff_id", "kind"], unique=True)
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -479,6 +510,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0009_people", _0009_people),
     ("0010_handoff_states", _0010_handoff_states),
     ("0011_desk_conversations", _0011_desk_conversations),
+    ("0012_handoff_notices_and_measures", _0012_handoff_notices_and_measures),
 ]
 
 

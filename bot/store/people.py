@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from bot.store.base import Area, NotFound, now
 
@@ -220,6 +220,19 @@ class PeopleStore(Area):
             "select count(*) from desk_sessions where user_id = ? and expires_at > ?",
             [user_id, _iso(at)],
         ).fetchone()[0]
+
+    def users_seen_since(
+        self, since: datetime, roles: Sequence[str], at: datetime | None = None
+    ) -> List[str]:
+        """Enabled users of `roles` with a session live at `at` and used since `since`."""
+        marks = ", ".join("?" for _ in roles)
+        rows = self.db.execute(
+            "select distinct u.name from desk_sessions s join users u on u.id = s.user_id"
+            f" where u.disabled = 0 and u.role in ({marks}) and s.last_seen_at >= ?"
+            " and s.expires_at > ? order by u.name",
+            [*roles, _iso(since), _iso(at)],
+        )
+        return [row[0] for row in rows.fetchall()]
 
     def delete_expired_sessions(self, at: datetime | None = None) -> int:
         """Removes expired sessions; returns how many."""

@@ -1,0 +1,127 @@
+"""The desk's background work, started with the app and stopped cleanly on shutdown.
+
+Starlette's lifespan (`create_app(...)` passes `lifespan`): on startup the
+waiting-customers sweep (bot/waiting.py) starts when it has something to do; on
+shutdown every task the desk started is stopped and awaited, and their HTTP
+clients closed:
+
+- the sweep (`app.state.waiting`);
+- the desk's outbox for WhatsApp and Telegram (`app.state.outbox`, started on
+  the first agent reply) and its senders' HTTP sessions;
+- the live event feed's reader task (`app.state.live`, started by the first
+  queue or conversation stream);
+- the web chat hub's delivery tasks (`app.state.webchat.hub`).
+
+So uvicorn's Ctrl-C (and a test's `with TestClient(app)`) ends without pending
+tasks or "unclosed session" warnings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, AsyncIterator, Dict
+
+from bot.waiting import StaffedHours, WaitingSweep
+
+logger = logging.getLogger(__name__)
+
+
+def desk_url(cfg: Any) -> str:
+    """Where people reach the desk: PUBLIC_BASE_URL, else this machine's DESK_PORT."""
+    return cfg.public_base_url or f"http://localhost:{cfg.desk_port}"
+
+
+async def deliver(app: Any, channel: str, recipient: str, message: Dict[str, Any]) -> int | None:
+    """Writes a proactive message to the channel's outbox; None when it has no sender here."""
+    if channel == "webchat":
+        from bot.desk.chat import enqueue_for_visitor
+
+        return await enqueue_for_visitor(app, recipient, message)
+    from bot.desk.conversations import desk_outbox
+
+    outbox = desk_outbox(app)
+    if channel not in outbox.senders:
+        return None
+    return await outbox.enqueue(channel, recipient, message, None)
+
+
+def staff_sender(cfg: Any) -> Any:
+    """The staff chat's sender (python-telegram-bot), or None when it is not configured."""
+    if not (cfg.staff_telegram_chat_id and cfg.telegram_bot_token):
+        return None
+    from bot.channels.telegram_send import TelegramSender
+
+    return TelegramSender.from_settings(cfg)
+
+
+def waiting_sweep(app: Any) -> WaitingSweep | None:
+    """The app's sweep (made once), or None when there is nothing for it to do.
+
+    Raises:
+        ValueError: DESK_STAFFED_HOURS or DESK_TIMEZONE is not understood.
+    """
+    found = getattr(app.state, "waiting", None)
+    if found is not None:
+        return found
+    cfg = app.state.settings
+    try:
+        hours = StaffedHours.parse(cfg.desk_staffed_hours, cfg.desk_timezone)
+    except ValueError as problem:
+        raise ValueError(f"DESK_STAFFED_HOURS / DESK_TIMEZONE: {problem}") from None
+    if cfg.staff_telegram_chat_id and not cfg.telegram_bot_token:
+        logger.warning("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not: no announcements")
+    staff = staff_sender(cfg)
+    if hours.always and cfg.desk_reminder_minutes <= 0 and staff is None:
+        return None
+
+    async def send(channel: str, recipient: str, message: Dict[str, Any]) -> int | None:
+        return await deliver(app, channel, recipient, message)
+
+    sweep = WaitingSweep(
+        app.state.store,
+        send,
+        hours,
+        cfg.desk_reminder_minutes,
+        staff=staff,
+        staff_recipient=f"telegram:{cfg.staff_telegram_chat_id}" if staff else "",
+        desk_url=desk_url(cfg),
+        clock=app.state.clock,
+    )
+    app.state.waiting = sweep
+    return sweep
+
+
+async def stop_background(app: Any) -> None:
+    """Stops and awaits every background task the desk started; closes their clients."""
+    state = app.state
+    sweep = getattr(state, "waiting", None)
+    if sweep is not None:
+        await sweep.stop()
+    outbox = getattr(state, "outbox", None)
+    if outbox is not None:
+        await outbox.stop()
+        for sender in outbox.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+    live = getattr(state, "live", None)
+    if live is not None:
+        await live.stop()
+        state.live = None
+    webchat = getattr(state, "webchat", None)
+    if webchat is not None:
+        await webchat.hub.stop()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Starts the sweep with the app; stops everything the desk started at shutdown."""
+    sweep = waiting_sweep(app)
+    if sweep is not None:
+        sweep.start()
+    try:
+        yield
+    finally:
+        await stop_background(app)
