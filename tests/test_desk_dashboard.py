@@ -113,3 +113,15 @@ def test_the_dashboard_refuses_anonymous_and_editors(desk):
     anonymous = desk.client().get("/dashboard")
     assert anonymous.status_code in (302, 303, 401)
     assert desk.login("ed").get("/dashboard").status_code == 403
+
+
+def test_the_lifespan_starts_the_sweep_and_stops_every_task(desk, store):
+    """Shutting the desk down leaves no task running (the sweep, the live feed)."""
+    with desk.client() as client:
+        sweep = desk.app.state.waiting
+        assert sweep.task is not None and not sweep.task.done()
+        running = sweep.task
+        desk.login("ayse", client=client)
+        assert client.get("/dashboard").status_code == 200
+    assert running.done() and sweep.task is None
+    assert getattr(desk.app.state, "live", None) is None
