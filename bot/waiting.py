@@ -315,7 +315,9 @@ class WaitingSweep:
                 handoff["id"], kind, "skipped", detail=f"no proactive messages on {channel}"
             )
         else:
-            await self.store.finish_handoff_notice(handoff["id"], kind, "queued", outbox_id=outbox_id)
+            await self.store.finish_handoff_notice(
+                handoff["id"], kind, "queued", outbox_id=outbox_id
+            )
         logger.info("waiting: %s for handoff %s (%s)", kind, handoff["id"], mask(recipient))
         return 1
 
@@ -334,7 +336,9 @@ class WaitingSweep:
             )
             return 1
         except (TemporaryFailure, OSError, asyncio.TimeoutError) as problem:
-            logger.warning("staff chat not reached (%s); next sweep tries again", scrub(str(problem)))
+            logger.warning(
+                "staff chat not reached (%s); next sweep tries again", scrub(str(problem))
+            )
             await self.store.release_handoff_notice(handoff["id"], "staff_alert")
             return 0
         await self.store.finish_handoff_notice(

@@ -55,12 +55,12 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="no Debian chromium/chromium-driver (make test installs them: scripts/install-browser)",
+        reason="no Debian chromium/chromium-driver (make test installs them)",
     ),
 ]
 
 
-def chrome(width: int = 1280, height: int = 800) -> "webdriver.Chrome":
+def chrome(width: int = 1280, height: int = 800) -> webdriver.Chrome:
     """A headless Chromium with its own profile (own cookies), driven by the system driver."""
     options = Options()
     options.binary_location = str(CHROMIUM)
@@ -146,7 +146,7 @@ def system(tmp_path_factory) -> Iterator[System]:
 
 
 @pytest.fixture
-def browser() -> Iterator["webdriver.Chrome"]:
+def browser() -> Iterator[webdriver.Chrome]:
     driver = chrome()
     yield driver
     driver.quit()
@@ -338,7 +338,7 @@ def test_publishing_a_fact_in_the_desk_answers_the_waiting_askers_once(system, b
         button = f"form[action$='/{action}'] button[type=submit]"
         until(editor, EC.element_to_be_clickable((By.CSS_SELECTOR, button))).click()
         status = "published" if action == "publish" else "retired"
-        until(editor, lambda d: store.get_fact("layoffs-500")["status"] == status)
+        until(editor, lambda d, want=status: store.get_fact("layoffs-500")["status"] == want)
     fact = store.get_fact("layoffs-500")
     assert (fact["status"], fact["verified_by"]) == ("published", "eda")
     assert store.get_rumour(rumour)["status"] == "answered"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any, AsyncIterator, Callable, Iterator, List
 
 import pytest

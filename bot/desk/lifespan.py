@@ -70,7 +70,9 @@ def waiting_sweep(app: Any) -> WaitingSweep | None:
     except ValueError as problem:
         raise ValueError(f"DESK_STAFFED_HOURS / DESK_TIMEZONE: {problem}") from None
     if cfg.staff_telegram_chat_id and not cfg.telegram_bot_token:
-        logger.warning("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not: no announcements")
+        logger.warning(
+            "STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not: no announcements"
+        )
     staff = staff_sender(cfg)
     if hours.always and cfg.desk_reminder_minutes <= 0 and staff is None:
         return None
