@@ -34,7 +34,10 @@ from tests.fake_twilio import FakeTwilio, WhatsAppCustomer, channel_env
 from tests.servers import Bot, free_port, running_bot
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -196,9 +199,18 @@ def text_in(driver, css: str, text: str):
 def open_conversation_after_claim(driver, handoff_id: int) -> None:
     """Claims the queue row of `handoff_id`: the desk opens its conversation view."""
     row = f"#handoff-{handoff_id}"
-    until(
-        driver, EC.element_to_be_clickable((By.CSS_SELECTOR, f"{row} button[type=submit]"))
-    ).click()
+    button = f"{row} button[type=submit]"
+
+    def click_claim(d) -> bool:
+        # The live queue re-renders its rows on every change: find and click at once,
+        # and try again when the row was swapped in between (no click happened then).
+        try:
+            d.find_element(By.CSS_SELECTOR, button).click()
+        except WebDriverException:
+            return False
+        return True
+
+    until(driver, click_claim)
     until(driver, lambda d: d.current_url.endswith(f"/conversations/{handoff_id}"))
     until(driver, EC.presence_of_element_located((By.ID, "reply-text")))
 
