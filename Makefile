@@ -21,7 +21,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # bot/launch.py and bot/config.py read the environment first and fill only the
 # names it does not set from .env, so `TWILIO_AUTH_TOKEN=... make run` wins.
 
-.PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean screenshots
+.PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean
 
 help: ## list the targets
 	@echo "crisisdesk — start with: make run   (or: make test)"
@@ -83,8 +83,6 @@ test: $(INSTALLED) $(SPACY) $(BROWSER) validate $(MODEL) ## everything: unit, in
 $(BROWSER):
 	scripts/install-browser
 
-screenshots: $(INSTALLED) $(SPACY) $(BROWSER) $(MODEL) ## docs/screenshots/*.png of the desk, from the running system
-	$(PY) scripts/screenshots.py
 
 bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst
 	$(PY) scripts/bench.py
