@@ -101,3 +101,17 @@ def make_tracker(
         {},
         "action_listen",
     )
+
+
+def open_handoff(store: Store, sender: str = "whatsapp:+905551112233", **extra: Any) -> int:
+    """Opens a waiting handoff: a Turkish WhatsApp customer who asked for a person."""
+    values: Dict[str, Any] = dict(
+        sender_id=sender,
+        channel="whatsapp",
+        reason="customer asked for a person",
+        priority="normal",
+        language="tr",
+        last_messages=[{"from": "customer", "text": "canlı destek lütfen"}],
+    )
+    values.update(extra)
+    return store.open_handoff(**values)

@@ -13,15 +13,12 @@ Every wait is a condition (WebDriverWait or `wait_for`), never a fixed sleep.
 
 from __future__ import annotations
 
-import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
-import uvicorn
 
 from bot.config import Settings
 from bot.desk.app import create_app
@@ -31,7 +28,7 @@ from bot.facts import import_facts, import_faqs
 from bot.store import Store
 from tests.conftest import ROOT
 from tests.fake_twilio import FakeTwilio, WhatsAppCustomer, channel_env
-from tests.servers import Bot, free_port, running_bot
+from tests.servers import Bot, running_bot, serving_desk, wait_for
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import (  # noqa: E402
@@ -81,25 +78,12 @@ def chrome(width: int = 1280, height: int = 800) -> webdriver.Chrome:
 
 
 @contextmanager
-def serving_desk(settings: Settings, events_db: Path) -> Iterator[str]:
-    """The desk under uvicorn in a thread, its live feed on the bot's event broker."""
+def desk_on(settings: Settings, events_db: Path) -> Iterator[str]:
+    """The desk under uvicorn, its live feed on the bot's event broker."""
     app = create_app(settings)
     app.state.live = LiveFeed(settings.db_path, events_db, poll_seconds=0.05)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the desk did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving_desk(app) as base:
+        yield base
 
 
 @dataclass
@@ -138,7 +122,7 @@ def running_system(workdir: Path) -> Iterator[System]:
                     **env,
                 }
             )
-            with serving_desk(settings, bot.events_db) as desk:
+            with desk_on(settings, bot.events_db) as desk:
                 yield System(bot, fake, desk, db_path)
 
 
@@ -160,17 +144,6 @@ def store(system) -> Iterator[Store]:
     opened = system.store()
     yield opened
     opened.close()
-
-
-def wait_for(check: Callable[[], object], timeout: float = WAIT, what: str = "condition"):
-    """Polls `check` until it returns something true; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def until(driver, condition, timeout: float = WAIT):

@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import secrets
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.channels.webchat_auth import WebchatKeys
 from bot.config import Settings
@@ -33,7 +31,7 @@ from bot.desk.chat import (
 )
 from bot.store import Store
 from bot.store.aio import AsyncStore
-from tests.servers import free_port
+from tests.servers import free_port, serving_desk
 
 TOKEN = secrets.token_hex(24)
 
@@ -48,27 +46,8 @@ def desk_settings(db_path: Path, rasa_url: str, token: str = TOKEN) -> Settings:
 @contextmanager
 def running_desk(settings: Settings) -> Iterator[str]:
     """The desk app under uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="none",  # Rasa pins an older websockets; the desk uses none
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the desk did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving_desk(create_app(settings)) as base:
+        yield base
 
 
 class Visitor:

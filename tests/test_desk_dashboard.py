@@ -8,20 +8,8 @@ import pytest
 
 from bot.desk.dashboard import duration, measures, percentile, seconds_between
 from bot.store import Store
+from tests.conftest import open_handoff
 from tests.desk_client import Desk
-
-
-def open_one(store: Store, sender: str, **extra) -> int:
-    values = dict(
-        sender_id=sender,
-        channel="whatsapp",
-        reason="customer asked for a person",
-        priority="normal",
-        language="tr",
-        last_messages=[{"from": "customer", "text": "canlı destek lütfen"}],
-    )
-    values.update(extra)
-    return store.open_handoff(**values)
 
 
 @pytest.fixture
@@ -89,9 +77,9 @@ def test_measures_of_waiting_and_closed_handoffs():
 
 
 def test_the_page_shows_the_queue_and_closed_handoffs(desk, store):
-    waiting = open_one(store, "whatsapp:+905550000001")
-    open_one(store, "whatsapp:+905550000002")
-    done = open_one(store, "whatsapp:+905550000003")
+    waiting = open_handoff(store, "whatsapp:+905550000001")
+    open_handoff(store, "whatsapp:+905550000002")
+    done = open_handoff(store, "whatsapp:+905550000003")
     store.claim_handoff(done, "ayse")
     store.record_first_reply(done)
     store.close_handoff(done, by="ayse", owner="ayse")

@@ -9,20 +9,8 @@ import pytest
 
 from bot.desk.queue import waited
 from bot.store import Store
+from tests.conftest import open_handoff
 from tests.desk_client import Desk
-
-
-def open_one(store: Store, sender: str, **extra) -> int:
-    values = dict(
-        sender_id=sender,
-        channel="whatsapp",
-        reason="customer asked for a person",
-        priority="normal",
-        language="tr",
-        last_messages=[{"from": "customer", "text": "canlı destek lütfen"}],
-    )
-    values.update(extra)
-    return store.open_handoff(**values)
 
 
 @pytest.fixture
@@ -54,8 +42,8 @@ def test_the_queue_shows_reasons_and_orders_by_priority_then_wait(desk, store):
         language="tr",
         severity="high",
     )
-    asked = open_one(store, "whatsapp:+905550000001")
-    complaint = open_one(
+    asked = open_handoff(store, "whatsapp:+905550000001")
+    complaint = open_handoff(
         store,
         "whatsapp:+905550000002",
         reason="complaint: illness",
@@ -63,7 +51,7 @@ def test_the_queue_shows_reasons_and_orders_by_priority_then_wait(desk, store):
         ticket_number=ticket.number,
         intents=[{"name": "complaint", "confidence": 0.93}],
     )
-    failed = open_one(
+    failed = open_handoff(
         store,
         "telegram:42",
         channel="telegram",
@@ -71,7 +59,9 @@ def test_the_queue_shows_reasons_and_orders_by_priority_then_wait(desk, store):
         reason="bot failed: no reply",
         priority="high",
     )
-    confused = open_one(store, "rest:x", channel="rest", reason="the bot did not understand twice")
+    confused = open_handoff(
+        store, "rest:x", channel="rest", reason="the bot did not understand twice"
+    )
     desk.clock.advance(minutes=12, seconds=30)
     page = desk.login("ayse").get("/queue")
     assert page.status_code == 200
@@ -98,7 +88,7 @@ def test_the_queue_shows_reasons_and_orders_by_priority_then_wait(desk, store):
 
 
 def test_customer_text_is_escaped(desk, store):
-    open_one(
+    open_handoff(
         store,
         "rest:evil",
         last_messages=[{"from": "customer", "text": "<script>alert(1)</script>"}],
@@ -109,7 +99,7 @@ def test_customer_text_is_escaped(desk, store):
 
 
 def test_claim_opens_the_conversation_and_everyone_sees_the_owner(desk, store):
-    hid = open_one(store, "whatsapp:+905550000003")
+    hid = open_handoff(store, "whatsapp:+905550000003")
     ayse, mehmet = desk.login("ayse"), desk.login("mehmet")
     answer = claim(desk, ayse, hid)
     assert answer.status_code == 303
@@ -120,13 +110,13 @@ def test_claim_opens_the_conversation_and_everyone_sees_the_owner(desk, store):
     assert f"/queue/{hid}/release" not in page  # not mehmet's to release
     assert "ayse</strong> (you)" in ayse.get("/queue").text
     # htmx: the browser is sent to the conversation by header
-    other = open_one(store, "whatsapp:+905550000004")
+    other = open_handoff(store, "whatsapp:+905550000004")
     answer = claim(desk, ayse, other, **{"HX-Request": "true"})
     assert (answer.status_code, answer.headers["HX-Redirect"]) == (204, f"/conversations/{other}")
 
 
 def test_the_loser_of_a_claim_is_told_politely_who_has_it(desk, store):
-    hid = open_one(store, "whatsapp:+905550000005")
+    hid = open_handoff(store, "whatsapp:+905550000005")
     ayse, mehmet = desk.login("ayse"), desk.login("mehmet")
     assert claim(desk, ayse, hid).status_code == 303
     lost = claim(desk, mehmet, hid)
@@ -142,7 +132,7 @@ def test_two_agents_claiming_at_once_over_http_exactly_one_wins(desk, store):
     clients = {name: desk.login(name) for name in agents}
     tokens = {name: desk.csrf(client) for name, client in clients.items()}
     for round_ in range(5):
-        hid = open_one(store, f"telegram:{100 + round_}", channel="telegram")
+        hid = open_handoff(store, f"telegram:{100 + round_}", channel="telegram")
         barrier = threading.Barrier(len(agents))
         answers: dict = {}
 
@@ -166,7 +156,7 @@ def test_two_agents_claiming_at_once_over_http_exactly_one_wins(desk, store):
 
 
 def test_release_and_transfer_only_by_the_owner_or_an_admin(desk, store):
-    hid = open_one(store, "whatsapp:+905550000006")
+    hid = open_handoff(store, "whatsapp:+905550000006")
     ayse, mehmet, root = desk.login("ayse"), desk.login("mehmet"), desk.login("root")
     claim(desk, ayse, hid)
     # mehmet cannot move ayse's conversation
@@ -203,7 +193,7 @@ def test_release_and_transfer_only_by_the_owner_or_an_admin(desk, store):
 
 
 def test_only_agents_and_admins_and_never_without_the_csrf_token(desk, store):
-    hid = open_one(store, "whatsapp:+905550000007")
+    hid = open_handoff(store, "whatsapp:+905550000007")
     anonymous = desk.client()
     assert anonymous.get("/queue").status_code == 303  # to the login page
     stream = {"Accept": "text/event-stream"}  # what a browser's EventSource sends

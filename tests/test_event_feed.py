@@ -8,19 +8,16 @@ import queue
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import uvicorn
 from rasa.core.brokers.sql import SQLEventBroker
 
 from bot.desk.live import LiveFeed, broker_db_from_endpoints
 from tests.desk_client import CSRF_FIELD, PASSWORD, Desk
-from tests.servers import free_port
+from tests.servers import serving_desk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,32 +127,6 @@ async def test_a_slow_subscriber_loses_the_oldest_and_never_blocks_the_feed(stor
 # -- the queue's event stream, over a real HTTP server ----------------------------------
 
 
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """The desk app under uvicorn on a free loopback port, in a thread."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws="none",  # Rasa pins an older websockets; the desk uses none
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "desk did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def browser_login(base: str, name: str) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{base}/login", timeout=10)
@@ -225,7 +196,7 @@ def test_a_new_handoff_reaches_a_queue_subscriber_over_sse(store, tmp_path):
     desk = Desk(store)
     desk.user("ayse", "agent")
     desk.app.state.live = LiveFeed(tmp_path / "crisisdesk.db", None, poll_seconds=0.05)
-    with serving(desk.app) as base:
+    with serving_desk(desk.app) as base:
         agent = browser_login(base, "ayse")
         stream = EventStream(agent, f"{base}/queue/events")
         try:
@@ -264,7 +235,7 @@ def test_rasas_event_broker_feeds_the_queue_stream(store, tmp_path):
         desk = Desk(store)
         desk.user("ayse", "agent")
         desk.app.state.live = LiveFeed(db_path, bot.events_db, poll_seconds=0.05)
-        with serving(desk.app) as base:
+        with serving_desk(desk.app) as base:
             agent = browser_login(base, "ayse")
             stream = EventStream(agent, f"{base}/queue/events")
             try:

@@ -13,22 +13,9 @@ from actions.handoff import ActionHandoff
 from bot.store import Store
 from bot.store.cases import HandoffConflict, handoff_kind
 from bot.store.migrations import MIGRATIONS
-from tests.conftest import bot_event, make_tracker, user_event
+from tests.conftest import bot_event, make_tracker, open_handoff, user_event
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def open_one(store: Store, sender: str = "whatsapp:+905551112233", **extra) -> int:
-    values = dict(
-        sender_id=sender,
-        channel="whatsapp",
-        reason="customer asked for a person",
-        priority="normal",
-        language="tr",
-        last_messages=[{"from": "customer", "text": "canli destek"}],
-    )
-    values.update(extra)
-    return store.open_handoff(**values)
 
 
 def audit_actions(store: Store) -> list:
@@ -39,7 +26,7 @@ def audit_actions(store: Store) -> list:
 
 
 def test_claim_release_transfer_close_and_every_step_is_audited(store):
-    hid = open_one(store)
+    hid = open_handoff(store)
     assert store.get_handoff(hid)["status"] == "waiting"
     assert store.open_handoff_for("whatsapp:+905551112233")["id"] == hid
 
@@ -77,7 +64,7 @@ def test_claim_release_transfer_close_and_every_step_is_audited(store):
 
 
 def test_transitions_from_the_wrong_state_are_refused_and_name_the_owner(store):
-    hid = open_one(store)
+    hid = open_handoff(store)
     with pytest.raises(HandoffConflict):
         store.release_handoff(hid, "ayse")  # waiting: nobody to release it from
     store.claim_handoff(hid, "ayse")
@@ -97,12 +84,12 @@ def test_transitions_from_the_wrong_state_are_refused_and_name_the_owner(store):
 
 
 def test_one_active_handoff_per_conversation(store):
-    first = open_one(store)
-    assert open_one(store, reason="complaint: illness", priority="high") == first
+    first = open_handoff(store)
+    assert open_handoff(store, reason="complaint: illness", priority="high") == first
     store.claim_handoff(first, "ayse")
-    assert open_one(store) == first  # assigned is still active
+    assert open_handoff(store) == first  # assigned is still active
     store.close_handoff(first, by="ayse")
-    assert open_one(store) != first
+    assert open_handoff(store) != first
 
 
 def race_to_claim(path, hid: int, agents: list) -> dict:
@@ -133,7 +120,7 @@ def test_two_agents_claiming_at_once_exactly_one_wins(store, tmp_path):
     path = tmp_path / "crisisdesk.db"
     agents = [f"agent{n}" for n in range(4)]
     for round_ in range(20):
-        hid = open_one(store, sender=f"telegram:{round_}")
+        hid = open_handoff(store, sender=f"telegram:{round_}")
         results = race_to_claim(path, hid, agents)
         assert set(results) == set(agents)
         winners = [agent for agent, result in results.items() if result == agent]
@@ -152,8 +139,8 @@ def test_queue_order_reasons_ticket_and_intents(store):
     ticket = store.create_ticket(
         sender_id="rest:b", channel="rest", text="hastalandim", language="tr", severity="high"
     )
-    normal = open_one(store, sender="rest:a")
-    complaint = open_one(
+    normal = open_handoff(store, sender="rest:a")
+    complaint = open_handoff(
         store,
         sender="rest:b",
         reason="complaint: illness",
@@ -161,10 +148,10 @@ def test_queue_order_reasons_ticket_and_intents(store):
         ticket_number=ticket.number,
         intents=[{"name": "complaint", "confidence": 0.9}],
     )
-    failed = open_one(
+    failed = open_handoff(
         store, sender="rest:c", reason="bot failed: the action server is down", priority="high"
     )
-    taken = open_one(store, sender="rest:d", priority="high")
+    taken = open_handoff(store, sender="rest:d", priority="high")
     store.claim_handoff(taken, "ayse")
     queue = store.queue()
     assert [row["id"] for row in queue] == [complaint, failed, normal, taken]
@@ -192,7 +179,7 @@ def test_reason_kinds(reason, kind):
 
 
 def test_rating_and_first_reply(store):
-    hid = open_one(store)
+    hid = open_handoff(store)
     assert store.record_first_reply(hid) is True
     first = store.get_handoff(hid)["first_reply_at"]
     assert store.record_first_reply(hid) is False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Callable, Iterator, List
+from typing import Iterator, List
 
 import pytest
 import requests
@@ -21,7 +21,7 @@ from bot.channels.webchat_auth import SIGNATURE_HEADER, WebchatKeys
 from bot.facts import import_facts, import_faqs
 from bot.store import Store
 from tests.conftest import ROOT
-from tests.servers import Bot, running_bot
+from tests.servers import Bot, running_bot, wait_for
 from tests.test_desk_chat import Visitor, desk_settings, messages, running_desk
 
 CREDENTIALS = "bot.channels.rest.RestInput:\nbot.channels.webchat.WebchatInput:\n"
@@ -61,17 +61,6 @@ def store(bot) -> Iterator[Store]:
     opened = Store.open(bot.db_path)
     yield opened
     opened.close()
-
-
-def wait_for(check: Callable[[], object], timeout: float = 60, what: str = "condition"):
-    """Polls `check` until it returns something true; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def bot_messages(events: List[dict]) -> List[dict]:
