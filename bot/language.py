@@ -11,6 +11,8 @@ import unicodedata
 from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 LANGUAGES = ("tr", "en")
+# How the desk and the staff chat name them.
+LANGUAGE_NAMES = {"tr": "Turkish", "en": "English"}
 
 # Turkish letters folded to the ASCII letters people type instead of them.
 _FOLD = str.maketrans(
@@ -137,9 +139,7 @@ def latest_language(parse_datas: Iterable[Mapping[str, Any] | None]) -> str | No
     return None
 
 
-def response_variant(
-    variants: Sequence[Mapping[str, Any]], language: str | None
-) -> Dict[str, Any]:
+def response_variant(variants: Sequence[Mapping[str, Any]], language: str | None) -> Dict[str, Any]:
     """The variant of a domain response for `language`, else the unconditioned one.
 
     Domain responses carry a `language` slot condition per variant plus one

@@ -30,9 +30,10 @@ from typing import Any, Awaitable, Callable, Dict, List, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.channels.common import DomainResponses
+from bot.language import LANGUAGE_NAMES
 from bot.outbox import PermanentFailure, TemporaryFailure
 from bot.privacy import mask, mask_text, scrub
-from bot.store.cases import HANDOFF_KINDS, handoff_kind
+from bot.store.cases import HANDOFF_KINDS, handoff_kind, last_customer_words
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ DAY_NAMES = {
     "tr": ("Pazartesi", "Salı", "Çarşamba", "Perşembe", "Cuma", "Cumartesi", "Pazar"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
-LANGUAGE_NAMES = {"tr": "Turkish", "en": "English"}
 # Seconds between two sweeps of the desk's background task.
 SWEEP_SECONDS = 15.0
 # Characters of the customer's last message in a staff announcement.
@@ -197,14 +197,7 @@ def iso(at: datetime) -> str:
 def staff_text(handoff: Dict[str, Any], desk_url: str) -> str:
     """The staff chat's announcement of one handoff; customer words masked."""
     kind = handoff.get("kind") or handoff_kind(handoff.get("reason") or "")
-    last = ""
-    try:
-        import json
-
-        messages = json.loads(handoff.get("last_messages") or "[]")
-        last = next((m["text"] for m in reversed(messages) if m.get("from") == "customer"), "")
-    except (ValueError, TypeError, KeyError):
-        last = ""
+    last = last_customer_words(handoff.get("last_messages") or [])
     lines = [
         f"New high-priority handoff #{handoff['id']}: {HANDOFF_KINDS.get(kind, kind)}",
         f"Reason: {mask_text(scrub(handoff.get('reason') or ''))}",

@@ -298,7 +298,7 @@ def test_the_announcement_text_says_unknown_language_and_keeps_to_200_characters
         "language": None,
         "channel": "webchat",
         "sender_id": VISITOR,
-        "last_messages": json.dumps([{"from": "customer", "text": "x" * 500}]),
+        "last_messages": [{"from": "customer", "text": "x" * 500}],
     }
     text = staff_text(handoff, "http://localhost:8000/")
     assert "Language: unknown" in text

@@ -26,9 +26,10 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from bot.desk.auth import AGENTS, current_user, route
 from bot.desk.live import FeedEvent, live_feed, until_disconnect
 from bot.desk.web import render, store
+from bot.language import LANGUAGE_NAMES
 from bot.privacy import mask
 from bot.store.base import NotFound
-from bot.store.cases import HANDOFF_KINDS, HandoffConflict, handoff_kind
+from bot.store.cases import HANDOFF_KINDS, HandoffConflict, handoff_kind, last_customer_words
 
 # Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE_SECONDS = 15.0
@@ -42,7 +43,6 @@ CHANNEL_NAMES = {
     "rest": "REST",
     "webchat": "Web chat",
 }
-LANGUAGE_NAMES = {"tr": "Turkish", "en": "English"}
 
 
 def waited(created_at: str | None, at: datetime) -> str:
@@ -64,9 +64,7 @@ def waited(created_at: str | None, at: datetime) -> str:
 
 def shown(row: Dict[str, Any], at: datetime) -> Dict[str, Any]:
     """A queue row as the page shows it."""
-    last_customer = next(
-        (m["text"] for m in reversed(row["last_messages"]) if m.get("from") == "customer"), ""
-    )
+    last_customer = last_customer_words(row["last_messages"])
     return {
         **row,
         # handoffs queued before migration 0010 have no kind: read it from the reason

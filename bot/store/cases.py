@@ -36,6 +36,21 @@ def handoff_kind(reason: str) -> str:
     return "asked_for_person"
 
 
+def last_customer_words(last_messages: List[Dict[str, Any]]) -> str:
+    """The customer's latest words among a handoff's last messages ("" when none)."""
+    return next(
+        (m.get("text") or "" for m in reversed(last_messages) if m.get("from") == "customer"), ""
+    )
+
+
+def _decoded(row: Dict[str, Any]) -> Dict[str, Any]:
+    """A handoff row with its JSON columns (intents, last messages) read."""
+    row = dict(row)
+    row["intents"] = json.loads(row.get("intents") or "[]")
+    row["last_messages"] = json.loads(row.get("last_messages") or "[]")
+    return row
+
+
 def _status_clause(status: str) -> Tuple[str, List[Any]]:
     if status == "open":
         return "status in ('waiting', 'assigned')", []
@@ -221,16 +236,13 @@ class CaseStore(Area):
         in the same order.
         """
         rows = [
-            dict(row)
+            _decoded(row)
             for row in self.db.query(
                 "select h.*, t.severity as ticket_severity from handoffs h"
                 " left join tickets t on t.number = h.ticket_number"
                 " where h.status in ('waiting', 'assigned')"
             )
         ]
-        for row in rows:
-            row["intents"] = json.loads(row.get("intents") or "[]")
-            row["last_messages"] = json.loads(row.get("last_messages") or "[]")
         return sorted(
             rows,
             key=lambda r: (
@@ -373,12 +385,11 @@ class CaseStore(Area):
     def handoffs_without_notice(
         self, kind: str, *, priority: str | None = None, created_before: str | None = None
     ) -> List[Dict[str, Any]]:
-        """Waiting handoffs that have no `kind` notice yet, oldest first."""
+        """Waiting handoffs that have no `kind` notice yet, oldest first (JSON columns read)."""
         assert kind in NOTICE_KINDS, kind
         where = [
             "h.status = 'waiting'",
-            "not exists (select 1 from handoff_notices n"
-            " where n.handoff_id = h.id and n.kind = ?)",
+            "not exists (select 1 from handoff_notices n where n.handoff_id = h.id and n.kind = ?)",
         ]
         args: List[Any] = [kind]
         if priority is not None:
@@ -387,11 +398,8 @@ class CaseStore(Area):
         if created_before is not None:
             where.append("h.created_at <= ?")
             args.append(created_before)
-        rows = self.db.execute(
-            f"select h.* from handoffs h where {' and '.join(where)} order by h.id", args
-        )
-        names = [column[0] for column in rows.description]
-        return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
+        sql = f"select h.* from handoffs h where {' and '.join(where)} order by h.id"
+        return [_decoded(row) for row in self.db.query(sql, args)]
 
     def claim_handoff_notice(self, handoff_id: int, kind: str) -> bool:
         """Reserves the `kind` notice of a handoff; False when it exists (sent or reserved)."""
@@ -444,14 +452,14 @@ class CaseStore(Area):
         Each has created_at, first_assigned_at, first_reply_at, closed_at, the agent
         (`assigned_to`, who had it at the end), `closed_by` and the 1-5 `rating`.
         """
-        rows = self.db.execute(
-            "select id, sender_id, channel, kind, reason, priority, language, created_at,"
-            " first_assigned_at, first_reply_at, closed_at, assigned_to, closed_by, rating"
-            " from handoffs where status = 'closed' order by closed_at desc, id desc limit ?",
-            [limit],
+        return list(
+            self.db.query(
+                "select id, sender_id, channel, kind, reason, priority, language, created_at,"
+                " first_assigned_at, first_reply_at, closed_at, assigned_to, closed_by, rating"
+                " from handoffs where status = 'closed' order by closed_at desc, id desc limit ?",
+                [limit],
+            )
         )
-        names = [column[0] for column in rows.description]
-        return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
 
     def handoff_changes_after(self, after_id: int, limit: int = 500) -> List[Dict[str, Any]]:
         """Handoff changes with an id above `after_id`, oldest first (the live feed)."""
