@@ -15,9 +15,10 @@ templates.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -109,16 +110,127 @@ def field_errors(
     return errors
 
 
-def _fact_row(fact: Mapping[str, Any]) -> Dict[str, str]:
-    return {name: str(fact.get(name) or "") for name in FACT_FIELDS}
-
-
-def _faq_row(faq: Mapping[str, Any]) -> Dict[str, str]:
-    return {name: str(faq.get(name) or "") for name in FAQ_FIELDS}
-
-
 def _not_found(request: Request, what: str) -> Response:
     return _render(request, "content/not_found.html", {"what": what}, status_code=404)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of editable content (a fact, an FAQ entry): one set of form handlers."""
+
+    name: str  # the template's variable, the audit action's prefix: "fact", "faq"
+    label: str  # what the editor reads: "fact", "FAQ entry"
+    path: str  # the list's address: "/facts"
+    fields: Sequence[str]
+    validate: Callable[[Dict[str, str]], Dict[str, str]]
+    get: Callable[[Any, str], Awaitable[Dict[str, Any] | None]]
+    save_draft: Callable[[Any, Dict[str, str]], Awaitable[Any]]
+    form_extra: Mapping[str, Any] = field(default_factory=dict)  # more template values
+
+    def row(self, record: Mapping[str, Any]) -> Dict[str, str]:
+        return {name: str(record.get(name) or "") for name in self.fields}
+
+    def address(self, item_id: str) -> str:
+        return f"{self.path}/{quote(item_id)}"
+
+    def target(self, item_id: str) -> str:
+        return f"{self.name}:{item_id}"
+
+
+FACT = Kind(
+    name="fact",
+    label="fact",
+    path="/facts",
+    fields=FACT_FIELDS,
+    validate=validate_fact,
+    get=lambda store, item_id: store.get_fact(item_id, missing_ok=True),
+    save_draft=lambda store, fact: store.upsert_fact(fact, status="draft", verified_by=""),
+    form_extra={"rumour": ""},
+)
+FAQ = Kind(
+    name="faq",
+    label="FAQ entry",
+    path="/faq",
+    fields=FAQ_FIELDS,
+    validate=validate_faq,
+    get=lambda store, item_id: store.get_faq(item_id, missing_ok=True),
+    save_draft=lambda store, faq: store.upsert_faq(faq, status="draft"),
+)
+
+
+def _form_page(
+    request: Request,
+    kind: Kind,
+    row: Mapping[str, str],
+    record: Mapping[str, Any] | None,
+    errors: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A kind's form: new (no record) or an existing entry, with any problems (422)."""
+    context = {
+        **kind.form_extra,
+        kind.name: row,
+        "record": record,
+        "errors": errors or {},
+        "new": record is None,
+        "notice": request.query_params.get("notice", ""),
+        **extra,
+    }
+    status_code = 422 if errors else 200
+    return _render(request, f"content/{kind.name}_form.html", context, status_code)
+
+
+async def _new_id_errors(store: Any, kind: Kind, row: Mapping[str, str]) -> Dict[str, str]:
+    """A new entry's problems: the import's checks, then a reserved or taken id."""
+    errors = field_errors(kind.validate, row)
+    item_id = row["id"].strip()
+    if not errors and item_id.lower() == "new":
+        errors["id"] = "'new' is the address of this form: please choose another id"
+    if not errors and await kind.get(store, item_id):
+        errors["id"] = f"{item_id!r} already exists ({kind.label} ids are unique): edit that one"
+    return errors
+
+
+def edit_page(kind: Kind) -> Callable[[Request], Any]:
+    async def edit(request: Request) -> Response:
+        item_id = request.path_params["item_id"]
+        record = await kind.get(_store(request), item_id)
+        if not record:
+            return _not_found(request, f"{kind.label} {item_id}")
+        return _form_page(request, kind, kind.row(record), record)
+
+    edit.__doc__ = f"One {kind.label}: its edit form, status and publish/retire buttons."
+    return edit
+
+
+def save_edit(kind: Kind) -> Callable[[Request], Any]:
+    async def save(request: Request) -> Response:
+        store = _store(request)
+        item_id = request.path_params["item_id"]
+        record = await kind.get(store, item_id)
+        if not record:
+            return _not_found(request, f"{kind.label} {item_id}")
+        row = await _form(request, kind.fields)
+        row["id"] = item_id  # the id is the entry's name everywhere: never changed by an edit
+        errors = field_errors(kind.validate, row)
+        if errors:
+            return _form_page(request, kind, row, record, errors)
+        item = kind.validate(row)
+        changed = sorted(k for k in kind.fields if item[k] != (record.get(k) or ""))
+        await kind.save_draft(store, item)
+        await web.audit(
+            request,
+            f"{kind.name}.edit",
+            kind.target(item_id),
+            {"changed": changed, "was": record["status"]},
+        )
+        return _back(kind.address(item_id), notice="saved as a draft")
+
+    save.__doc__ = (
+        f"Saves an edited {kind.label} as a draft (a published one leaves the air"
+        " until republished)."
+    )
+    return save
 
 
 # -- facts -----------------------------------------------------------------------
@@ -164,11 +276,7 @@ async def fact_new(request: Request) -> Response:
     rumour = request.query_params.get("rumour", "")
     row = {name: "" for name in FACT_FIELDS}
     row.update(await _sync(request, _prefill_from_rumour, rumour) if rumour else {})
-    return _render(
-        request,
-        "content/fact_form.html",
-        {"fact": row, "errors": {}, "new": True, "rumour": rumour, "record": None},
-    )
+    return _form_page(request, FACT, row, None, rumour=rumour)
 
 
 async def fact_create(request: Request) -> Response:
@@ -177,20 +285,11 @@ async def fact_create(request: Request) -> Response:
     row = await _form(request, FACT_FIELDS)
     rumour = (await request.form()).get("rumour", "")
     rumour = rumour if isinstance(rumour, str) and rumour.isdigit() else ""
-    errors = field_errors(validate_fact, row)
-    if not errors and row["id"].strip().lower() == "new":
-        errors["id"] = "'new' is the address of this form: please choose another id"
-    if not errors and await store.get_fact(row["id"].strip(), missing_ok=True):
-        errors["id"] = f"a fact with id {row['id'].strip()!r} already exists: edit that one"
+    errors = await _new_id_errors(store, FACT, row)
     if errors:
-        return _render(
-            request,
-            "content/fact_form.html",
-            {"fact": row, "errors": errors, "new": True, "rumour": rumour, "record": None},
-            status_code=422,
-        )
+        return _form_page(request, FACT, row, None, errors, rumour=rumour)
     fact = validate_fact(row)
-    await store.upsert_fact(fact, status="draft", verified_by="")
+    await FACT.save_draft(store, fact)
     detail: Dict[str, Any] = {"verdict": fact["verdict"]}
     if rumour:
         try:
@@ -200,63 +299,14 @@ async def fact_create(request: Request) -> Response:
             detail["rumour"] = int(rumour)
         except NotFound:
             pass
-    await web.audit(request, "fact.create", f"fact:{fact['id']}", detail)
-    return _back(f"/facts/{quote(fact['id'])}", notice="saved as a draft")
-
-
-async def fact_edit(request: Request) -> Response:
-    """One fact: its edit form, status and publish/retire buttons."""
-    fact_id = request.path_params["fact_id"]
-    record = await _store(request).get_fact(fact_id, missing_ok=True)
-    if not record:
-        return _not_found(request, f"fact {fact_id}")
-    return _render(
-        request,
-        "content/fact_form.html",
-        {
-            "fact": _fact_row(record),
-            "record": record,
-            "errors": {},
-            "new": False,
-            "rumour": "",
-            "notice": request.query_params.get("notice", ""),
-        },
-    )
-
-
-async def fact_save(request: Request) -> Response:
-    """Saves an edited fact as a draft (a published one leaves the air until republished)."""
-    store = _store(request)
-    fact_id = request.path_params["fact_id"]
-    record = await store.get_fact(fact_id, missing_ok=True)
-    if not record:
-        return _not_found(request, f"fact {fact_id}")
-    row = await _form(request, FACT_FIELDS)
-    row["id"] = fact_id  # the id is the fact's name everywhere: never changed by an edit
-    errors = field_errors(validate_fact, row)
-    if errors:
-        return _render(
-            request,
-            "content/fact_form.html",
-            {"fact": row, "record": record, "errors": errors, "new": False, "rumour": ""},
-            status_code=422,
-        )
-    fact = validate_fact(row)
-    changed = sorted(k for k in FACT_FIELDS if fact[k] != (record.get(k) or ""))
-    await store.upsert_fact(fact, status="draft", verified_by="")
-    await web.audit(
-        request,
-        "fact.edit",
-        f"fact:{fact_id}",
-        {"changed": changed, "was": record["status"]},
-    )
-    return _back(f"/facts/{quote(fact_id)}", notice="saved as a draft")
+    await web.audit(request, "fact.create", FACT.target(fact["id"]), detail)
+    return _back(FACT.address(fact["id"]), notice="saved as a draft")
 
 
 async def fact_publish(request: Request) -> Response:
     """Publishes a fact as verified by the editor; answers rumours, queues follow-ups."""
     store = _store(request)
-    fact_id = request.path_params["fact_id"]
+    fact_id = request.path_params["item_id"]
     if not await store.get_fact(fact_id, missing_ok=True):
         return _not_found(request, f"fact {fact_id}")
     actor = _actor(request)
@@ -282,7 +332,7 @@ async def fact_publish(request: Request) -> Response:
 async def fact_retire(request: Request) -> Response:
     """Retires a fact: the bot no longer uses it."""
     store = _store(request)
-    fact_id = request.path_params["fact_id"]
+    fact_id = request.path_params["item_id"]
     if not await store.get_fact(fact_id, missing_ok=True):
         return _not_found(request, f"fact {fact_id}")
     await _sync(request, retire_fact, fact_id, _actor(request))
@@ -415,83 +465,26 @@ async def faq_list(request: Request) -> Response:
 
 async def faq_new(request: Request) -> Response:
     """The form for a new FAQ entry."""
-    row = {name: "" for name in FAQ_FIELDS}
-    return _render(
-        request, "content/faq_form.html", {"faq": row, "errors": {}, "new": True, "record": None}
-    )
+    return _form_page(request, FAQ, {name: "" for name in FAQ_FIELDS}, None)
 
 
 async def faq_create(request: Request) -> Response:
     """Saves a new FAQ entry as a draft, or shows the form again with its problems."""
     store = _store(request)
     row = await _form(request, FAQ_FIELDS)
-    errors = field_errors(validate_faq, row)
-    if not errors and row["id"].strip().lower() == "new":
-        errors["id"] = "'new' is the address of this form: please choose another id"
-    if not errors and await store.get_faq(row["id"].strip(), missing_ok=True):
-        errors["id"] = f"an FAQ entry with id {row['id'].strip()!r} already exists: edit that one"
+    errors = await _new_id_errors(store, FAQ, row)
     if errors:
-        return _render(
-            request,
-            "content/faq_form.html",
-            {"faq": row, "errors": errors, "new": True, "record": None},
-            status_code=422,
-        )
+        return _form_page(request, FAQ, row, None, errors)
     faq = validate_faq(row)
-    await store.upsert_faq(faq, status="draft")
-    await web.audit(request, "faq.create", f"faq:{faq['id']}")
-    return _back(f"/faq/{quote(faq['id'])}", notice="saved as a draft")
-
-
-async def faq_edit(request: Request) -> Response:
-    """One FAQ entry: its edit form, status and publish/retire buttons."""
-    faq_id = request.path_params["faq_id"]
-    record = await _store(request).get_faq(faq_id, missing_ok=True)
-    if not record:
-        return _not_found(request, f"FAQ entry {faq_id}")
-    return _render(
-        request,
-        "content/faq_form.html",
-        {
-            "faq": _faq_row(record),
-            "record": record,
-            "errors": {},
-            "new": False,
-            "notice": request.query_params.get("notice", ""),
-        },
-    )
-
-
-async def faq_save(request: Request) -> Response:
-    """Saves an edited FAQ entry as a draft."""
-    store = _store(request)
-    faq_id = request.path_params["faq_id"]
-    record = await store.get_faq(faq_id, missing_ok=True)
-    if not record:
-        return _not_found(request, f"FAQ entry {faq_id}")
-    row = await _form(request, FAQ_FIELDS)
-    row["id"] = faq_id
-    errors = field_errors(validate_faq, row)
-    if errors:
-        return _render(
-            request,
-            "content/faq_form.html",
-            {"faq": row, "record": record, "errors": errors, "new": False},
-            status_code=422,
-        )
-    faq = validate_faq(row)
-    changed = sorted(k for k in FAQ_FIELDS if faq[k] != (record.get(k) or ""))
-    await store.upsert_faq(faq, status="draft")
-    await web.audit(
-        request, "faq.edit", f"faq:{faq_id}", {"changed": changed, "was": record["status"]}
-    )
-    return _back(f"/faq/{quote(faq_id)}", notice="saved as a draft")
+    await FAQ.save_draft(store, faq)
+    await web.audit(request, "faq.create", FAQ.target(faq["id"]))
+    return _back(FAQ.address(faq["id"]), notice="saved as a draft")
 
 
 def _faq_status(status: str, action: str) -> Callable[[Request], Any]:
     async def change(request: Request) -> Response:
         store = _store(request)
-        faq_id = request.path_params["faq_id"]
+        faq_id = request.path_params["item_id"]
         if not await store.get_faq(faq_id, missing_ok=True):
             return _not_found(request, f"FAQ entry {faq_id}")
         await store.set_faq_status(faq_id, status)
@@ -513,26 +506,26 @@ def routes() -> List[Any]:
         route("/facts", facts_list, roles=EDITORS, methods=get),
         route("/facts/new", fact_new, roles=EDITORS, methods=get),
         route("/facts/new", fact_create, roles=EDITORS, methods=post),
-        route("/facts/{fact_id}", fact_edit, roles=EDITORS, methods=get),
-        route("/facts/{fact_id}", fact_save, roles=EDITORS, methods=post),
-        route("/facts/{fact_id}/publish", fact_publish, roles=EDITORS, methods=post),
-        route("/facts/{fact_id}/retire", fact_retire, roles=EDITORS, methods=post),
+        route("/facts/{item_id}", edit_page(FACT), roles=EDITORS, methods=get),
+        route("/facts/{item_id}", save_edit(FACT), roles=EDITORS, methods=post),
+        route("/facts/{item_id}/publish", fact_publish, roles=EDITORS, methods=post),
+        route("/facts/{item_id}/retire", fact_retire, roles=EDITORS, methods=post),
         route("/rumours", rumours_list, roles=EDITORS, methods=get),
         route("/rumours/{rumour_id}/confirm", rumour_confirm, roles=EDITORS, methods=post),
         route("/rumours/{rumour_id}/reject", rumour_reject, roles=EDITORS, methods=post),
         route("/faq", faq_list, roles=EDITORS, methods=get),
         route("/faq/new", faq_new, roles=EDITORS, methods=get),
         route("/faq/new", faq_create, roles=EDITORS, methods=post),
-        route("/faq/{faq_id}", faq_edit, roles=EDITORS, methods=get),
-        route("/faq/{faq_id}", faq_save, roles=EDITORS, methods=post),
+        route("/faq/{item_id}", edit_page(FAQ), roles=EDITORS, methods=get),
+        route("/faq/{item_id}", save_edit(FAQ), roles=EDITORS, methods=post),
         route(
-            "/faq/{faq_id}/publish",
+            "/faq/{item_id}/publish",
             _faq_status("published", "faq.publish"),
             roles=EDITORS,
             methods=post,
         ),
         route(
-            "/faq/{faq_id}/retire",
+            "/faq/{item_id}/retire",
             _faq_status("retired", "faq.retire"),
             roles=EDITORS,
             methods=post,
