@@ -1,7 +1,8 @@
 """Waiting customers are not forgotten: updates while nobody claims, and the staff chat.
 
 One `WaitingSweep.sweep(now)` looks at the waiting handoffs and, once per handoff
-each (reserved in the store's `handoff_notices` before anything is sent):
+each (reserved in the store's `handoff_notices` before anything is sent; a
+reservation whose process died is taken over after `NOTICE_LEASE`):
 
 - outside the staffed hours (`DESK_STAFFED_HOURS` in `DESK_TIMEZONE`), tells the
   customer when the team is back (`utter_handoff_after_hours`, "{opens}");
@@ -44,6 +45,9 @@ DAY_NAMES = {
 }
 # Seconds between two sweeps of the desk's background task.
 SWEEP_SECONDS = 15.0
+# A notice reserved longer ago than this, and never recorded as ended, belongs to a
+# process that died in between: the next sweep sends it (a rare repeat, never silence).
+NOTICE_LEASE = timedelta(minutes=10)
 # Characters of the customer's last message in a staff announcement.
 STAFF_QUOTE_CHARS = 200
 
@@ -264,36 +268,41 @@ class WaitingSweep:
     async def sweep(self, now: datetime) -> Dict[str, int]:
         """Does what is due at `now`; returns how many of each notice were handled."""
         done = {"after_hours": 0, "reminder": 0, "staff_alert": 0}
+        stale = iso(now - NOTICE_LEASE)
         if self.staff is not None:
-            for handoff in await self.store.handoffs_without_notice("staff_alert", priority="high"):
-                done["staff_alert"] += await self._announce(handoff)
+            for handoff in await self.store.handoffs_without_notice(
+                "staff_alert", priority="high", stale_before=stale
+            ):
+                done["staff_alert"] += await self._announce(handoff, stale)
         if not self.hours.is_staffed(now):
             opens = self.hours.next_opening(now)
             for handoff in await self.store.handoffs_without_notice(
-                "after_hours", created_before=iso(now)
+                "after_hours", created_before=iso(now), stale_before=stale
             ):
                 assert opens is not None
                 when = self.hours.describe(opens, handoff.get("language"))
                 done["after_hours"] += await self._tell(
-                    handoff, "after_hours", "utter_handoff_after_hours", opens=when
+                    handoff, "after_hours", "utter_handoff_after_hours", stale, opens=when
                 )
         elif self.reminder is not None:
             shift = self.hours.shift_start(now)
             for handoff in await self.store.handoffs_without_notice(
-                "reminder", created_before=iso(now - self.reminder)
+                "reminder", created_before=iso(now - self.reminder), stale_before=stale
             ):
                 created = parse_time(handoff["created_at"]) or now
                 waited_from = max(created, shift) if shift else created
                 if now - waited_from >= self.reminder:
                     done["reminder"] += await self._tell(
-                        handoff, "reminder", "utter_handoff_reminder"
+                        handoff, "reminder", "utter_handoff_reminder", stale
                     )
         self.rounds += 1
         return done
 
-    async def _tell(self, handoff: Dict[str, Any], kind: str, response: str, **values: str) -> int:
+    async def _tell(
+        self, handoff: Dict[str, Any], kind: str, response: str, stale: str, **values: str
+    ) -> int:
         """One customer update, reserved first; 1 when it was queued or skipped."""
-        if not await self.store.claim_handoff_notice(handoff["id"], kind):
+        if not await self.store.claim_handoff_notice(handoff["id"], kind, stale):
             return 0
         text = self.responses.render(response, handoff.get("language"))["text"].format(**values)
         channel, recipient = handoff.get("channel") or "", handoff["sender_id"]
@@ -314,9 +323,9 @@ class WaitingSweep:
         logger.info("waiting: %s for handoff %s (%s)", kind, handoff["id"], mask(recipient))
         return 1
 
-    async def _announce(self, handoff: Dict[str, Any]) -> int:
+    async def _announce(self, handoff: Dict[str, Any], stale: str) -> int:
         """The staff chat's announcement of one handoff; 1 when sent (or refused for good)."""
-        if not await self.store.claim_handoff_notice(handoff["id"], "staff_alert"):
+        if not await self.store.claim_handoff_notice(handoff["id"], "staff_alert", stale):
             return 0
         text = staff_text(handoff, self.desk_url)
         try:

@@ -16,7 +16,7 @@ import pytest
 
 from bot.desk.lifespan import stop_background, waiting_sweep
 from bot.store import Store
-from bot.waiting import StaffedHours, iso, staff_text
+from bot.waiting import NOTICE_LEASE, StaffedHours, iso, staff_text
 from tests.desk_client import Desk
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_twilio import FakeTwilio, channel_env
@@ -154,6 +154,31 @@ async def test_an_unclaimed_customer_gets_one_reminder_in_their_language(store, 
         assert again["reminder"] == 0
         assert len(store.list_outgoing()) == 2
         assert [m.to for m in twilio.sent] == [PHONE]
+    finally:
+        await stop_background(desk.app)
+
+
+async def test_a_reservation_left_by_a_dead_process_is_taken_over_after_the_lease(store, twilio):
+    desk = Desk(store, **channel_env(twilio), DESK_REMINDER_MINUTES="10", RASA_TOKEN="t" * 32)
+    sweep = waiting_sweep(desk.app)
+    handoff = open_handoff(store, PHONE, "whatsapp", "en")
+    start = created(store, handoff)
+    # Another desk process reserved the reminder, then died before queueing it.
+    assert store.claim_handoff_notice(handoff, "reminder")
+    assert not store.claim_handoff_notice(handoff, "reminder")  # the reservation holds
+    try:
+        fresh = await sweep.sweep(start + timedelta(minutes=10))  # reserved 10 min ago at most
+        assert fresh["reminder"] == 0 and store.list_outgoing() == []
+        assert notices(store, handoff) == {"reminder": "pending"}
+
+        late = await sweep.sweep(start + NOTICE_LEASE + timedelta(minutes=1))
+        assert late["reminder"] == 1
+        sent = await asyncio.to_thread(twilio.wait_for_messages, PHONE, 1, 10)
+        assert "haven't forgotten you" in sent[0].body
+        assert notices(store, handoff) == {"reminder": "queued"}
+        # Recorded as ended: a later sweep leaves it alone.
+        assert (await sweep.sweep(start + timedelta(hours=3)))["reminder"] == 0
+        assert len(store.list_outgoing()) == 1
     finally:
         await stop_background(desk.app)
 

@@ -383,15 +383,25 @@ class CaseStore(Area):
     # sent, so two sweeps never both send it.
 
     def handoffs_without_notice(
-        self, kind: str, *, priority: str | None = None, created_before: str | None = None
+        self,
+        kind: str,
+        *,
+        priority: str | None = None,
+        created_before: str | None = None,
+        stale_before: str = "",
     ) -> List[Dict[str, Any]]:
-        """Waiting handoffs that have no `kind` notice yet, oldest first (JSON columns read)."""
+        """Waiting handoffs that have no `kind` notice yet, oldest first (JSON columns read).
+
+        A notice still reserved ('pending') since before `stale_before` counts as
+        missing: the process that reserved it died before it could say how it ended.
+        """
         assert kind in NOTICE_KINDS, kind
         where = [
             "h.status = 'waiting'",
-            "not exists (select 1 from handoff_notices n where n.handoff_id = h.id and n.kind = ?)",
+            "not exists (select 1 from handoff_notices n where n.handoff_id = h.id and n.kind = ?"
+            " and (n.status <> 'pending' or n.updated_at >= ?))",
         ]
-        args: List[Any] = [kind]
+        args: List[Any] = [kind, stale_before]
         if priority is not None:
             where.append("h.priority = ?")
             args.append(priority)
@@ -401,15 +411,22 @@ class CaseStore(Area):
         sql = f"select h.* from handoffs h where {' and '.join(where)} order by h.id"
         return [_decoded(row) for row in self.db.query(sql, args)]
 
-    def claim_handoff_notice(self, handoff_id: int, kind: str) -> bool:
-        """Reserves the `kind` notice of a handoff; False when it exists (sent or reserved)."""
+    def claim_handoff_notice(self, handoff_id: int, kind: str, stale_before: str = "") -> bool:
+        """Reserves the `kind` notice of a handoff; False when it exists (sent or reserved).
+
+        A reservation left 'pending' since before `stale_before` (its process died
+        between reserving and recording the outcome) is taken over: the customer may
+        then hear the same update twice, which beats never hearing it.
+        """
         assert kind in NOTICE_KINDS, kind
         at = now()
         with self.db.conn:
             cursor = self.db.execute(
                 "insert into handoff_notices (handoff_id, kind, status, created_at, updated_at)"
-                " values (?, ?, 'pending', ?, ?) on conflict (handoff_id, kind) do nothing",
-                [handoff_id, kind, at, at],
+                " values (?, ?, 'pending', ?, ?) on conflict (handoff_id, kind) do update"
+                " set updated_at = excluded.updated_at"
+                " where handoff_notices.status = 'pending' and handoff_notices.updated_at < ?",
+                [handoff_id, kind, at, at, stale_before],
             )
         return cursor.rowcount == 1
 
