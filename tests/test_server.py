@@ -7,6 +7,7 @@ import json
 import subprocess
 
 import pytest
+import requests
 
 from bot.facts import import_facts, import_faqs
 from bot.store import Store
@@ -17,13 +18,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("bot")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bot")
+
+
+@pytest.fixture(scope="module")
+def bot(workdir):
     store = Store.open(workdir / "crisisdesk.db")
     import_facts(store, ROOT / "data/facts/demo.csv")
     import_faqs(store, ROOT / "data/facts/faq.csv")
     store.close()
-    with running_bot(workdir, ROOT / "models/crisisdesk.tar.gz") as running:
+    # No provider settings: the WhatsApp and Telegram channels are loaded and off.
+    off = {name: "" for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN")}
+    with running_bot(workdir, ROOT / "models/crisisdesk.tar.gz", extra_env=off) as running:
         yield running
 
 
@@ -134,3 +141,28 @@ def test_bad_input_always_gets_a_polite_reply(bot, store, message):
     new = [t for i, t in after.items() if i not in before]
     assert len(new) <= 1
     assert [t["sender_id"] for t in new] in ([], [sender])
+
+
+def test_channels_without_their_settings_are_off_and_name_what_is_missing(bot, workdir):
+    """A provider channel without its settings answers 404 naming them; REST goes on."""
+    whatsapp = f"{bot.rasa_url}/webhooks/whatsapp"
+    answer = requests.post(
+        f"{whatsapp}/webhook",
+        data={"From": "whatsapp:+905321111112", "Body": "merhaba", "MessageSid": "SM" + "0" * 32},
+        timeout=10,
+    )
+    assert answer.status_code == 404
+    assert "TWILIO_ACCOUNT_SID" in answer.json()["error"]
+    assert requests.get(f"{whatsapp}/", timeout=10).status_code == 404
+
+    telegram = f"{bot.rasa_url}/webhooks/telegram"
+    chat = {"id": 7, "type": "private"}
+    update = {"update_id": 1, "message": {"message_id": 1, "chat": chat, "date": 0, "text": "hi"}}
+    for answer in (
+        requests.post(f"{telegram}/webhook", json=update, timeout=10),
+        requests.get(f"{telegram}/", timeout=10),
+    ):
+        assert answer.status_code == 404
+        assert "TELEGRAM_BOT_TOKEN" in answer.json()["error"]
+    assert "telegram channel off" in (workdir / "rasa.log").read_text()
+    assert bot.say("rest-still-works", "merhaba")

@@ -813,16 +813,3 @@ def test_long_polling_feeds_the_same_handling(tmp_path):
             assert max(o or 0 for o in offsets) > first["update_id"]
             # The webhook stays closed without a secret.
             assert post(bot, text_update(chat, "hi"), secret="").status_code == 403
-
-
-@slow
-def test_channel_is_off_without_a_token(tmp_path):
-    env = {"TELEGRAM_BOT_TOKEN": "", "TELEGRAM_WEBHOOK_SECRET": SECRET}
-    with running_bot(tmp_path, MODEL, with_actions=False, extra_env=env) as bot:
-        for answer in (
-            post(bot, text_update(new_chat(), "merhaba")),
-            requests.get(f"{bot.rasa_url}/webhooks/telegram/", timeout=10),
-        ):
-            assert answer.status_code == 404
-            assert "TELEGRAM_BOT_TOKEN" in answer.json()["error"]
-        assert "telegram channel off" in (tmp_path / "rasa.log").read_text()

@@ -559,21 +559,3 @@ def test_when_the_dialogue_fails_the_customer_is_told_and_the_message_kept(tmp_p
         [kept] = store.list_inbound("whatsapp", "failed")
         assert (kept["message_id"], kept["body"]) == (sid, "kuzey sut iflas mi ediyor dogru mu")
         store.close()
-
-
-@slow
-def test_without_credentials_the_channel_is_off(tmp_path):
-    empty = {name: "" for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")}
-    with running_bot(
-        tmp_path,
-        ROOT / "models/crisisdesk.tar.gz",
-        with_actions=False,
-        extra_env=empty,
-        credentials=whatsapp_credentials(tmp_path),
-    ) as bot:
-        customer = WhatsAppCustomer(bot.rasa_url, "+905321111112")
-        answer = customer.post(WEBHOOK, customer.form("merhaba", customer.new_sid()))
-        assert answer.status_code == 404
-        assert "TWILIO_ACCOUNT_SID" in answer.json()["error"]
-        assert customer.session.get(f"{bot.rasa_url}/webhooks/whatsapp/").status_code == 404
-        assert bot.say("rest-still-works", "merhaba")
