@@ -21,6 +21,9 @@ The best-scoring document answers only when all hold (`Index.search`):
   runner-up's), so abstaining stays the default when both are unsure;
 - no other issue or number than the document's lead names ("a worker was
   injured at your factory" is not the fire; "a 50 percent rise" not the 40);
+- when the message names issues, the document mentions at least one of them
+  somewhere, in its lead or its answers ("a gas price rise?" is not judged by
+  a fact about gas cuts that never speaks of prices);
 - same world, below, and no name the documents never use ("Flixbus",
   "Getir'den"): another company's crisis in our words is not ours.
 The words support a document, and its world is the same, when:
@@ -172,6 +175,9 @@ JOINT_SEMANTIC = 0.25
 JOINT_MARGIN = 0.15
 AS_TYPED = True
 DETAIL_QUESTIONS = True
+# A message that names crisis issues, none of which a document mentions anywhere,
+# is not answered with that document (see `Index._judge`).
+UNJUDGED_ISSUES = True
 
 # Numbers people write as words; a multiplier scales the number before it.
 # fmt: off
@@ -346,6 +352,13 @@ _DETAIL_PHRASES = tuple(
         "when will",
         "when can i",
         "where can i",
+        # a where-question asks for a place (an office, an address, a form), which
+        # the claim does not state
+        "where do",
+        "where does",
+        "where should",
+        "where is",
+        "where are",
         "ne kadar",
         "ne zaman",
         "ne yapmaliyim",
@@ -354,7 +367,11 @@ _DETAIL_PHRASES = tuple(
         "ne yapalim",
     )
 )
-_DETAIL_WORDS = frozenset({"kac", "kaci", "kacta", "kacinci", "kactan", "kaca"})
+_DETAIL_WORDS = frozenset(
+    {"kac", "kaci", "kacta", "kacinci", "kactan", "kaca"}
+    # where (to, from): a place is a detail, as in "where can i"
+    | {"nereye", "nerede", "nerde", "nereden", "nerden", "neresi"}
+)
 # "icilir mi", "yenir mi", "kullanilir mi" (may one drink/eat/use), "yiyebilir miyim"
 _DETAIL_VERB = re.compile(r"^\w{2,}(?:ilir|ulur|ilebilir|abilir|ebilir|enir|anir|inir|unur)$")
 # ... but "olabilir mi" (could it be?) and "guvenilir mi" (is it trustworthy?) ask
@@ -484,6 +501,7 @@ class _Ranked(NamedTuple):
     lexical: float = 0.0
     semantic: float = 0.0
     conflict: bool = False
+    unjudged: bool = False
 
 
 class _Message(NamedTuple):
@@ -838,6 +856,10 @@ class Index:
                 (message.issues and issues and not message.issues & issues)
                 or (message.numbers and numbers and not message.numbers & numbers)
             )
+            # The message's issues are its claim: a document that mentions none of
+            # them anywhere (lead or answers) cannot judge it ("a gas price rise?"
+            # is not judged by "no gas cut this winter").
+            unjudged = UNJUDGED_ISSUES and bool(message.issues) and not message.issues & doc
             ranked.append(
                 _Ranked(
                     self.ids[index],
@@ -849,6 +871,7 @@ class Index:
                     lexical,
                     semantic,
                     conflict,
+                    unjudged,
                 )
             )
         # Ties (both signals at their ceiling) go to the document with more of both.
@@ -920,6 +943,7 @@ class Index:
             and not (DETAIL_QUESTIONS and asks_detail(text))
             and not best.elsewhere
             and not best.conflict
+            and not best.unjudged
             and not (self.semantic and message.strangers)
         )
         suggestions: Tuple[Tuple[str, float], ...] = ()

@@ -298,3 +298,96 @@ def test_both_signals_agreeing_modestly_support_an_answer(index, monkeypatch):
     assert search(index, text).id == "bleach-in-milk"
     monkeypatch.setattr(matching, "JOINT_SEMANTIC", 2.0)  # without the joint support
     assert search(index, text).id is None
+
+
+# A fictional water utility whose claims name no crisis issue of the lexicon
+# ("cut off the water", "smart meters"): the rules below must hold for them too.
+POYRAZ = [
+    {
+        "id": "water-cut",
+        "topic": "supply",
+        "claim_tr": "Poyraz Su bu yaz şehrin suyunu haftalarca kesecek.",
+        "claim_en": "Poyraz Su will cut off the city's water for weeks this summer.",
+        "answer_tr": "Bu yaz planlı bir su kesintisi yoktur; barajlar dolu.",
+        "answer_en": "No water cut is planned this summer; the dams are full.",
+    },
+    {
+        "id": "meter-swap",
+        "topic": "meters",
+        "claim_tr": "Poyraz Su tüm sayaçları akıllı sayaçla değiştiriyor.",
+        "claim_en": "Poyraz Su is replacing every meter with a smart meter.",
+        "answer_tr": "Sayaç değişimi yalnızca arızalı sayaçlar için yapılıyor.",
+        "answer_en": "Meters are replaced only when they are faulty.",
+    },
+    {
+        "id": "lead-pipes",
+        "topic": "quality",
+        "claim_tr": "Poyraz Su şebekesinde kurşun borular var.",
+        "claim_en": "Poyraz Su's network has lead pipes.",
+        "answer_tr": "Şebekemizde kurşun boru kullanılmıyor.",
+        "answer_en": "Our network has no lead pipes.",
+    },
+    {
+        "id": "ceo-quit",
+        "topic": "management",
+        "claim_tr": "Poyraz Su'nun genel müdürü istifa etti.",
+        "claim_en": "Poyraz Su's general manager resigned.",
+        "answer_tr": "Genel müdürümüz görevinin başında.",
+        "answer_en": "Our general manager is still in office.",
+    },
+    {
+        "id": "bill-app",
+        "topic": "app",
+        "claim_tr": "Poyraz Su faturaları artık sadece uygulamadan ödenebiliyor.",
+        "claim_en": "Poyraz Su bills can now only be paid in the app.",
+        "answer_tr": "Faturalar bankalardan ve şubelerden de ödenebilir.",
+        "answer_en": "Bills can still be paid at banks and branches.",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "poyraz su bu yaz suya zam mi yapiyor",  # a price rise: the facts never mention one
+        "is poyraz raising the water price?",
+        "is poyraz su going on strike this summer?",
+    ],
+)
+def test_an_issue_no_fact_mentions_is_not_answered(text, monkeypatch):
+    """The message's issue is its claim: a fact that never mentions it cannot judge it."""
+    index = fact_index(POYRAZ)
+    found = search(index, text)
+    assert found.id is None
+    monkeypatch.setattr(matching, "UNJUDGED_ISSUES", False)  # without the rule
+    assert search(index, text).id == "water-cut"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bursa fabrikanızın yeni adresi nerede?",
+        "kuzey kart puanlarimi nereden harcarim",
+        "where is the new address of your bursa factory?",
+        "where do i spend my kuzey kart points?",
+    ],
+)
+def test_a_where_question_asks_for_a_detail(index, text):
+    assert matching.asks_detail(text)
+    assert search(index, text).id is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intoxicated"),
+    [
+        ("Poyraz şoförü sarhoş araba kullanıyormuş", True),
+        ("şoför alkollü yakalanmış", True),
+        ("a poyraz driver was filmed drunk at the wheel", True),
+        ("the driver had a beer before the trip", True),
+        ("a poyraz driver proposed to his girlfriend on camera", False),
+        ("şoför yolculara çok kibar davrandı", False),
+    ],
+)
+def test_intoxication_is_an_issue_in_both_languages(text, intoxicated):
+    """Drunk driving or flying is a crisis issue: a driver story without it is not that claim."""
+    assert ("c_intoxication" in matching.features(text).groups) is intoxicated
