@@ -42,6 +42,32 @@ def action_store(demo_store: Store) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
+def demo_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of `demo_bot`: its store, tracker store and server logs (rasa.log)."""
+    return tmp_path_factory.mktemp("demo-bot")
+
+
+@pytest.fixture(scope="session")
+def demo_bot(demo_workdir: Path) -> Iterator[Any]:
+    """One running bot for the REST tests of several modules (a Rasa start costs ~20 s).
+
+    The trained model and action server over the demo facts and FAQ; no provider
+    settings, so WhatsApp and Telegram are loaded and off. Each test talks as a
+    sender of its own, so the modules sharing it cannot see each other's
+    conversations.
+    """
+    from tests.servers import running_bot
+
+    seeded = Store.open(demo_workdir / "crisisdesk.db")
+    import_facts(seeded, ROOT / "data/facts/demo.csv")
+    import_faqs(seeded, ROOT / "data/facts/faq.csv")
+    seeded.close()
+    off = {name: "" for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN")}
+    with running_bot(demo_workdir, ROOT / "models/crisisdesk.tar.gz", extra_env=off) as bot:
+        yield bot
+
+
+@pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:
     """The real domain, as the action server receives it."""
     return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))

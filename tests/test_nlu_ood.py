@@ -377,18 +377,8 @@ def test_model_rejects_most_of_the_dev_set(agent):
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory):
-    from bot.facts import import_facts, import_faqs
-    from bot.store import Store
-    from tests.servers import running_bot
-
-    workdir = tmp_path_factory.mktemp("ood-bot")
-    store = Store.open(workdir / "crisisdesk.db")
-    import_facts(store, ROOT / "data/facts/demo.csv")
-    import_faqs(store, ROOT / "data/facts/faq.csv")
-    store.close()
-    with running_bot(workdir, MODEL) as running:
-        yield running
+def bot(demo_bot):
+    return demo_bot
 
 
 def domain_text(domain, response: str, lang: str) -> str:

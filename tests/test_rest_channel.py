@@ -14,24 +14,17 @@ from typing import Iterator, List
 import pytest
 import requests
 
-from bot.facts import import_facts, import_faqs
 from bot.store import Store
 from tests.conftest import ROOT
-from tests.servers import Bot, running_bot
+from tests.servers import Bot
 
 pytestmark = pytest.mark.slow
 _ids = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory) -> Iterator[Bot]:
-    workdir = tmp_path_factory.mktemp("rest")
-    store = Store.open(workdir / "crisisdesk.db")
-    import_facts(store, ROOT / "data/facts/demo.csv")
-    import_faqs(store, ROOT / "data/facts/faq.csv")
-    store.close()
-    with running_bot(workdir, ROOT / "models/crisisdesk.tar.gz") as running:
-        yield running
+def bot(demo_bot: Bot) -> Bot:
+    return demo_bot
 
 
 @pytest.fixture

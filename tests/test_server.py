@@ -9,29 +9,15 @@ import subprocess
 import pytest
 import requests
 
-from bot.facts import import_facts, import_faqs
 from bot.store import Store
 from tests.conftest import ROOT
-from tests.servers import running_bot
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("bot")
-
-
-@pytest.fixture(scope="module")
-def bot(workdir):
-    store = Store.open(workdir / "crisisdesk.db")
-    import_facts(store, ROOT / "data/facts/demo.csv")
-    import_faqs(store, ROOT / "data/facts/faq.csv")
-    store.close()
-    # No provider settings: the WhatsApp and Telegram channels are loaded and off.
-    off = {name: "" for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN")}
-    with running_bot(workdir, ROOT / "models/crisisdesk.tar.gz", extra_env=off) as running:
-        yield running
+def bot(demo_bot):
+    return demo_bot
 
 
 @pytest.fixture
@@ -143,7 +129,7 @@ def test_bad_input_always_gets_a_polite_reply(bot, store, message):
     assert [t["sender_id"] for t in new] in ([], [sender])
 
 
-def test_channels_without_their_settings_are_off_and_name_what_is_missing(bot, workdir):
+def test_channels_without_their_settings_are_off_and_name_what_is_missing(bot, demo_workdir):
     """A provider channel without its settings answers 404 naming them; REST goes on."""
     whatsapp = f"{bot.rasa_url}/webhooks/whatsapp"
     answer = requests.post(
@@ -164,5 +150,5 @@ def test_channels_without_their_settings_are_off_and_name_what_is_missing(bot, w
     ):
         assert answer.status_code == 404
         assert "TELEGRAM_BOT_TOKEN" in answer.json()["error"]
-    assert "telegram channel off" in (workdir / "rasa.log").read_text()
+    assert "telegram channel off" in (demo_workdir / "rasa.log").read_text()
     assert bot.say("rest-still-works", "merhaba")
