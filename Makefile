@@ -21,7 +21,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # bot/launch.py and bot/config.py read the environment first and fill only the
 # names it does not set from .env, so `TWILIO_AUTH_TOKEN=... make run` wins.
 
-.PHONY: help setup spacy train run shell test test-unit validate bench lint lock clean
+.PHONY: help setup spacy train run shell test test-unit validate bench screenshots lint lock clean
 
 help: ## list the targets
 	@echo "crisisdesk — start with: make run   (or: make test)"
@@ -87,6 +87,9 @@ $(BROWSER):
 bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_channels.py
+
+screenshots: $(INSTALLED) $(SPACY) $(BROWSER) $(MODEL) ## the README's desk screenshots, from the running system
+	$(PY) scripts/screenshots.py
 
 lint: $(INSTALLED) ## ruff
 	$(BIN)/ruff check bot actions tests scripts
