@@ -160,6 +160,8 @@ def reply(driver, text: str) -> None:
     box.send_keys(text)
     driver.find_element(By.CSS_SELECTOR, "form[hx-post$='/reply'] button[type=submit]").click()
     until(driver, text_in(driver, "#messages .replies .reply", text))
+    # Sent, so the box is empty again (nothing left to send twice).
+    until(driver, lambda d: d.find_element(By.ID, "reply-text").get_attribute("value") == "")
 
 
 def hand_back(driver) -> None:
