@@ -84,9 +84,10 @@ $(BROWSER):
 	scripts/install-browser
 
 
-bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst
+bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst; desk handoff and queue
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_channels.py
+	$(PY) scripts/bench_desk.py
 
 screenshots: $(INSTALLED) $(SPACY) $(BROWSER) $(MODEL) ## the README's desk screenshots, from the running system
 	$(PY) scripts/screenshots.py
