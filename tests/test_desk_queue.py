@@ -34,6 +34,26 @@ def claim(desk: Desk, client, hid: int, **headers):
     )
 
 
+def test_a_long_queue_shows_the_next_ones_to_take_and_counts_them_all(desk, store, monkeypatch):
+    monkeypatch.setattr("bot.desk.queue.WAITING_SHOWN", 3)
+    normal = [open_handoff(store, f"whatsapp:+90555000010{i}") for i in range(4)]
+    urgent = open_handoff(store, "whatsapp:+905550000200", priority="high")
+    taken = open_handoff(store, "whatsapp:+905550000300")
+    store.claim_handoff(taken, "mehmet")
+    page = desk.login("ayse").get("/queue/items").text
+    waiting_part, assigned_part = page.split("With an agent", 1)
+    assert rows(waiting_part) == [urgent, normal[0], normal[1]]
+    assert re.search(r"data-waiting-count>5<", page)
+    assert "Showing the first 3 of 5" in page
+    assert rows(assigned_part) == [taken]  # every owned conversation stays listed
+
+    store.claim_handoff(urgent, "ayse")
+    store.claim_handoff(normal[0], "ayse")
+    page = desk.login("ayse").get("/queue/items").text
+    assert rows(page.split("With an agent", 1)[0]) == normal[1:]
+    assert "Showing the first" not in page  # all three fit
+
+
 def test_the_queue_shows_reasons_and_orders_by_priority_then_wait(desk, store):
     ticket = store.create_ticket(
         sender_id="whatsapp:+905550000002",

@@ -12,6 +12,8 @@
   (`bot.desk.live`: Rasa's event broker and the store's handoff changes). The
   page's list re-fetches `/queue/items` on each `queue` event (htmx's SSE
   extension), so new conversations and changes appear without reloading.
+  The list shows the first `WAITING_SHOWN` waiting conversations (the next to
+  take) and says how many wait in all.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ CHANNEL_NAMES = {
     "rest": "REST",
     "webchat": "Web chat",
 }
+
+
+WAITING_SHOWN = 100  # waiting rows on the page; the count says how many wait in all
 
 
 def waited(created_at: str | None, at: datetime) -> str:
@@ -81,7 +86,8 @@ def shown(row: Dict[str, Any], at: datetime) -> Dict[str, Any]:
 async def queue_context(request: Request, notice: str = "", problem: str = "") -> Dict[str, Any]:
     """What the list needs: waiting and assigned rows, agents to transfer to, a message."""
     at = request.app.state.clock()
-    rows = [shown(row, at) for row in await store(request).queue()]
+    rows = await store(request).queue()
+    waiting = [r for r in rows if r["status"] == "waiting"]
     user = current_user(request)
     agents = [
         u["name"]
@@ -89,8 +95,11 @@ async def queue_context(request: Request, notice: str = "", problem: str = "") -
         if u["role"] in AGENTS and not u["disabled"]
     ]
     return {
-        "waiting": [r for r in rows if r["status"] == "waiting"],
-        "assigned": [r for r in rows if r["status"] == "assigned"],
+        # The first WAITING_SHOWN in queue order: the ones an agent takes next. With
+        # 1,000 waiting, every row would make each live update ~800 KiB per agent.
+        "waiting": [shown(r, at) for r in waiting[:WAITING_SHOWN]],
+        "waiting_total": len(waiting),
+        "assigned": [shown(r, at) for r in rows if r["status"] == "assigned"],
         "agents": agents,
         "me": user["name"],
         "is_admin": user["role"] == "admin",
