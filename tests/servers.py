@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator
 
@@ -90,8 +90,43 @@ def wait_until_up(
 
 
 @dataclass
+class Server:
+    """One server process of a `Bot`, and how to start it again (same port, same stores)."""
+
+    args: list
+    env: Dict[str, str]
+    log: Path
+    cwd: Path
+    health_url: str
+    secret: str = ""
+    process: subprocess.Popen | None = None
+
+    def start(self, append: bool = False) -> None:
+        """Spawns the process (`append`: keep the log of earlier runs)."""
+        self.process = _spawn(self.args, self.env, self.log, self.cwd, append=append)
+
+    def wait_until_up(self) -> None:
+        """Returns when the server answers its health URL; fails with its log if it dies."""
+        assert self.process is not None
+        wait_until_up(self.health_url, self.process, self.log, secret=self.secret)
+
+    def stop(self, kill: bool = False) -> None:
+        """Stops the process: SIGTERM (a clean shutdown), or SIGKILL with `kill` (a crash)."""
+        if self.process is None:
+            return
+        if kill and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        _stop(self.process)
+
+
+@dataclass
 class Bot:
-    """A running Rasa server (REST channel, HTTP API) with its action server."""
+    """A running Rasa server (REST channel, HTTP API) with its action server.
+
+    `stop("rasa")` / `start("rasa")` (or "actions") stop one server and start it
+    again on the same port with the same tracker store and event broker.
+    """
 
     rasa_url: str
     actions_url: str
@@ -100,6 +135,20 @@ class Bot:
     env: Dict[str, str]
     pids: Dict[str, int]
     events_db: Path | None = None
+    servers: Dict[str, Server] = field(default_factory=dict, repr=False)
+
+    def stop(self, name: str, kill: bool = False) -> None:
+        """Stops one server ("rasa" or "actions"); `kill` sends SIGKILL, as a crash would."""
+        self.servers[name].stop(kill=kill)
+
+    def start(self, name: str) -> None:
+        """Starts a stopped server again (same port, stores and log); returns once it is up."""
+        server = self.servers[name]
+        assert server.process is None or server.process.poll() is not None, f"{name} is running"
+        server.start(append=True)
+        server.wait_until_up()
+        assert server.process is not None
+        self.pids[name] = server.process.pid
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list:
         """Sends one message through the REST channel; returns the bot's replies."""
@@ -122,12 +171,14 @@ class Bot:
         return response.json()
 
 
-def _spawn(args: list, env: Dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
+def _spawn(
+    args: list, env: Dict[str, str], log: Path, cwd: Path = ROOT, append: bool = False
+) -> subprocess.Popen:
     return subprocess.Popen(
         args,
         cwd=cwd,
         env=env,
-        stdout=log.open("w"),
+        stdout=log.open("a" if append else "w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -201,45 +252,42 @@ def running_bot(
         + f"  db: {events_db}\n",
         encoding="utf-8",
     )
-    processes = []
-    try:
-        if with_actions:
-            log = workdir / "actions.log"
-            actions = _spawn(
-                [sys.executable, "-m", "bot.launch", "actions", "--port", str(actions_port)],
-                env,
-                log,
-            )
-            processes.append(actions)
-        log = workdir / "rasa.log"
-        rasa = _spawn(
-            [
-                sys.executable,
-                "-m",
-                "bot.launch",
-                "rasa",
-                "--port",
-                str(rasa_port),
-                "--model",
-                str(model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                str(credentials or project / "credentials.yml"),
-            ],
+    servers: Dict[str, Server] = {}
+    if with_actions:
+        servers["actions"] = Server(
+            [sys.executable, "-m", "bot.launch", "actions", "--port", str(actions_port)],
             env,
-            log,
-            cwd=project,
+            workdir / "actions.log",
+            ROOT,
+            f"http://127.0.0.1:{actions_port}/health",
         )
-        processes.append(rasa)
-        if with_actions:
-            wait_until_up(
-                f"http://127.0.0.1:{actions_port}/health", actions, workdir / "actions.log"
-            )
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/status", rasa, log, secret=token)
-        pids = {"rasa": rasa.pid}
-        if with_actions:
-            pids["actions"] = processes[0].pid
+    servers["rasa"] = Server(
+        [
+            sys.executable,
+            "-m",
+            "bot.launch",
+            "rasa",
+            "--port",
+            str(rasa_port),
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(credentials or project / "credentials.yml"),
+        ],
+        env,
+        workdir / "rasa.log",
+        project,
+        f"http://127.0.0.1:{rasa_port}/status",
+        secret=token,
+    )
+    try:
+        for server in servers.values():  # the action server first, as `make run` does
+            server.start()
+        for server in servers.values():
+            server.wait_until_up()
+        pids = {name: server.process.pid for name, server in servers.items() if server.process}
         yield Bot(
             f"http://127.0.0.1:{rasa_port}",
             f"http://127.0.0.1:{actions_port}",
@@ -248,7 +296,8 @@ def running_bot(
             env,
             pids,
             events_db,
+            servers,
         )
     finally:
-        for process in reversed(processes):
-            _stop(process)
+        for server in reversed(list(servers.values())):
+            server.stop()

@@ -33,6 +33,7 @@ from starlette.responses import Response, StreamingResponse
 
 from bot.config import PROJECT_ROOT
 from bot.desk.auth import current_user, route
+from bot.desk.chat import enqueue_for_visitor
 from bot.desk.web import audit, render, store
 from bot.outbox import Outbox
 from bot.privacy import mask
@@ -388,7 +389,10 @@ async def _send(
     channel, sender = handoff.get("channel") or "", handoff["sender_id"]
     db = store(request)
     if channel == "webchat":
-        outbox_id = await db.enqueue_outgoing(channel, sender, message, None)
+        # Named as the agent's (the page shows who wrote), and the open page woken.
+        outbox_id = await enqueue_for_visitor(
+            request.app, sender, {**message, "agent": user["name"]}
+        )
     else:
         outbox = desk_outbox(request.app)
         if channel not in outbox.senders:
