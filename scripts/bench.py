@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from bench_match import table as matching_table  # noqa: E402
 from bench_match_speed import evaluate as evaluate_matching_speed  # noqa: E402
 from bench_nlu import evaluate as evaluate_nlu  # noqa: E402
 from bench_nlu import evaluate_ood, load_examples, load_ood  # noqa: E402
+from bench_stats import summary  # noqa: E402
 
 from bot.facts import import_facts, import_faqs  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -73,12 +73,6 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def percentile(values: List[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
 def latency(
     bot, messages: List[str], senders: int, warmup: int = 10, require_reply: bool = True
 ) -> Dict[str, float]:
@@ -90,14 +84,10 @@ def latency(
         for sender in range(senders):
             started = time.perf_counter()
             replies = bot.say(f"bench-{sender}", text)
-            samples.append((time.perf_counter() - started) * 1000)
+            samples.append(time.perf_counter() - started)
             if require_reply and not replies:
                 raise SystemExit(f"no reply to {text!r} (message {text_index})")
-    return {
-        "requests": len(samples),
-        "p50_ms": round(statistics.median(samples), 1),
-        "p95_ms": round(percentile(samples, 95), 1),
-    }
+    return summary(samples)
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
+from bench_stats import summary  # noqa: E402
 
 from bot.facts import import_facts, import_faqs  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -52,21 +52,6 @@ BURST_PER_SENDER = 10
 BURST_RETRIES = 100
 BURST_FAILURE_RATE = 0.02
 BURST_TIMEOUT = 600.0
-
-
-def percentile(values: List[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-def summary(samples: List[float]) -> Dict[str, float]:
-    """Count, p50 and p95 (ms) of latency samples in seconds."""
-    return {
-        "requests": len(samples),
-        "p50_ms": round(statistics.median(samples) * 1000, 1),
-        "p95_ms": round(percentile(samples, 95) * 1000, 1),
-    }
 
 
 def settled(store: Store, message_sids: List[str]) -> bool:

@@ -30,7 +30,6 @@ import queue
 import random
 import re
 import shutil
-import statistics
 import sys
 import threading
 import time
@@ -47,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from bench_stats import summary  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.desk.app import create_app  # noqa: E402
@@ -70,21 +70,6 @@ QUEUE_WARMUP = 3
 TIMEOUT = 60.0  # seconds any one condition may take
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)"')
-
-
-def percentile(values: List[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-def summary(samples: List[float]) -> Dict[str, float]:
-    """Count, p50 and p95 (ms) of latency samples in seconds."""
-    return {
-        "samples": len(samples),
-        "p50_ms": round(statistics.median(samples) * 1000, 1),
-        "p95_ms": round(percentile(samples, 95) * 1000, 1),
-    }
 
 
 class LoopbackSession(requests.Session):

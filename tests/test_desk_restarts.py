@@ -26,9 +26,7 @@ import re
 import secrets
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Iterator, List, Tuple
 
 import httpx
@@ -36,59 +34,23 @@ import pytest
 import requests
 
 from bot.channels.common import DomainResponses
-from bot.config import Settings
-from bot.desk.app import create_app
 from bot.desk.auth import SESSION_COOKIE
-from bot.desk.live import LiveFeed
-from bot.facts import import_facts, import_faqs
 from bot.store import Store
-from tests.conftest import ROOT
-from tests.fake_twilio import FakeTwilio, WhatsAppCustomer, channel_env
-from tests.servers import Bot, running_bot, serving_desk, wait_for
+from tests.fake_twilio import WhatsAppCustomer
+from tests.servers import Bot, wait_for
+from tests.system import System, running_system
 from tests.test_desk_chat import Visitor
 
 pytestmark = pytest.mark.slow
 
-CREDENTIALS = (
-    "bot.channels.rest.RestInput:\n"
-    "bot.channels.whatsapp.WhatsAppInput:\n"
-    "bot.channels.webchat.WebchatInput:\n"
-)
 WAIT = 60  # seconds any one condition may take (the first replies after a start are slow)
 ASK_FOR_A_PERSON = "canli destek istiyorum, bir insanla konusayim"
 
 
-@dataclass
-class System:
-    bot: Bot
-    fake: FakeTwilio
-    desk: str
-    db_path: Path
-
-
 @pytest.fixture(scope="module")
 def system(tmp_path_factory) -> Iterator[System]:
-    workdir = tmp_path_factory.mktemp("restarts")
-    db_path = workdir / "crisisdesk.db"
-    store = Store.open(db_path)
-    import_facts(store, ROOT / "data/facts/demo.csv")
-    import_faqs(store, ROOT / "data/facts/faq.csv")
-    store.close()
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS, encoding="utf-8")
-    with FakeTwilio() as fake:
-        env = channel_env(fake)
-        with running_bot(
-            workdir, ROOT / "models/crisisdesk.tar.gz", extra_env=env, credentials=credentials
-        ) as bot:
-            settings = Settings.from_env(
-                {"CRISISDESK_DB": str(db_path), "RASA_URL": bot.rasa_url, "RASA_TOKEN": bot.token}
-                | env
-            )
-            app = create_app(settings)
-            app.state.live = LiveFeed(settings.db_path, bot.events_db, poll_seconds=0.05)
-            with serving_desk(app) as desk:
-                yield System(bot, fake, desk, db_path)
+    with running_system(tmp_path_factory.mktemp("restarts")) as running:
+        yield running
 
 
 @pytest.fixture
