@@ -28,6 +28,7 @@ from bot.store.content import (
 )
 from bot.store.desk import DeskStore
 from bot.store.people import ROLES, PeopleStore
+from bot.store.training import TrainingStore
 
 __all__ = [
     "BRAND_STATUSES",
@@ -47,13 +48,14 @@ __all__ = [
 ]
 
 
-class Store(ContentStore, CaseStore, ChannelStore, PeopleStore, DeskStore):
+class Store(ContentStore, CaseStore, ChannelStore, PeopleStore, DeskStore, TrainingStore):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
     One class, one area per module: `content` (facts, FAQ, rumours), `cases`
     (tickets, handoffs, feedback), `channels` (outbox, inbound ids, opt-outs,
     offered choices), `people` (desk users, sessions, login attempts, audit log),
-    `desk` (notes, agents' replies, "bot misunderstood" marks).
+    `desk` (notes, agents' replies, "bot misunderstood" marks), `training`
+    (trainers' accepted changes to the training data).
     All SQL of the project lives in these modules.
     """
 

@@ -498,6 +498,26 @@ def _0012_handoff_notices_and_measures(db: sqlite_utils.Database) -> None:
     db["handoff_notices"].create_index(["handoff_id", "kind"], unique=True)
 
 
+def _0013_training_changes(db: sqlite_utils.Database) -> None:
+    """Trainers' accepted changes to the training data (bot/store/training.py).
+
+    `files` is a JSON list of project-relative paths; `git_commit` the sha of the
+    commit holding the change ("" when the project is not a git work tree). The
+    column is not called `commit`, a reserved word in SQL.
+    """
+    db.execute(
+        "create table training_changes ("
+        " id integer primary key,"
+        " author text not null,"
+        " action text not null,"
+        " intent text not null,"
+        " files text not null,"
+        " git_commit text not null default '',"
+        " created_at text not null)"
+    )
+    db.execute("create index idx_training_changes_intent on training_changes (intent)")
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -511,6 +531,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0010_handoff_states", _0010_handoff_states),
     ("0011_desk_conversations", _0011_desk_conversations),
     ("0012_handoff_notices_and_measures", _0012_handoff_notices_and_measures),
+    ("0013_training_changes", _0013_training_changes),
 ]
 
 
