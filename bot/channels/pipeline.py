@@ -230,6 +230,8 @@ class Pipeline:
 
     async def resume(self) -> int:
         """Handles the messages a previous run remembered but never handled; returns how many."""
+        if not self.record:
+            return 0
         rows = await self.store.list_inbound(self.channel, "received")
         for row in rows:
             self.submit(

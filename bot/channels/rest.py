@@ -18,16 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict
+from typing import Any, Dict
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from rasa.core.channels.channel import CollectingOutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.base import StoreInput, starting
 from bot.channels.payloads import button_payloads
 from bot.channels.pipeline import GuardedOutput, Incoming, Pipeline
-from bot.config import settings
 from bot.store.aio import AsyncStore
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,6 @@ logger = logging.getLogger(__name__)
 CHANNEL = "rest"
 DEFAULT_SENDER = "default"  # Rasa's id for a message without a sender
 MAX_MESSAGE_CHARS = 10_000
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class RecordingCollector(CollectingOutputChannel):
@@ -62,74 +60,41 @@ class RecordingCollector(CollectingOutputChannel):
         await super()._persist_message(message)
 
 
-class RestInput(InputChannel):
-    """`/webhooks/rest/webhook`: replies collected into the HTTP response."""
+class RestInput(StoreInput):
+    """`/webhooks/rest/webhook`: replies collected into the HTTP response.
 
-    def __init__(self, db_path: str | None = None) -> None:
-        self.db_path = db_path
-        self.store: AsyncStore | None = None
-        self.pipeline: Pipeline | None = None
+    Args:
+        config: the settings (the database).
+    """
 
-    @classmethod
-    def name(cls) -> str:
-        """Rasa's name for it, so the URL stays /webhooks/rest/webhook."""
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Dict[str, Any] | None) -> RestInput:
-        """Rasa's constructor; nothing to configure."""
-        return cls()
+    channel = CHANNEL  # Rasa's name for it, so the URL stays /webhooks/rest/webhook
+    # The handling runs inside the request: stopping only after the server has let
+    # the open requests finish does not cut a dialogue off (nothing would resume it).
+    stop_on = "after_server_stop"
 
     def get_output_channel(self) -> CollectingOutputChannel | None:
-        """What Rasa's HTTP API sends to for a REST conversation (its buttons are recorded)."""
+        """What Rasa's HTTP API sends to for a REST conversation (its buttons are recorded).
+
+        A collecting output, so that the API's answer carries the messages.
+        """
         return RecordingCollector(self.store) if self.store is not None else None
 
-    def start(self, app: Sanic, on_new_message: OnNewMessage) -> None:
-        """Opens the store (off the event loop) and the pipeline."""
-        self.store = AsyncStore(self.db_path or settings().db_path)
-        self.pipeline = Pipeline(
+    def open(self) -> Pipeline:
+        """Opens the store; replies are collected per request."""
+        store = self.open_store()
+        return Pipeline(
             CHANNEL,
-            self.store,
+            store,
             lambda _answers: CollectingOutputChannel(),
             record=False,
             opt_words=False,
             slash_payloads=True,
         )
-        self.pipeline.start(app, on_new_message)
 
-    async def stop(self) -> None:
-        """Stops handling; closes the store's connections."""
-        if self.pipeline is not None:
-            await self.pipeline.stop()
-        if self.store is not None:
-            self.store.close()
-
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """The health and webhook routes, and the start/stop listeners."""
-        bp = Blueprint("crisisdesk_rest", __name__)
-
-        @bp.listener("before_server_start")
-        async def start(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            self.start(app, on_new_message)
-
-        @bp.listener("after_server_stop")
-        async def stop(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            await self.stop()
-
-        @bp.route("/", methods=["GET"])
-        async def health(_request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request)
-
-        return bp
-
-    async def receive(self, request: Request) -> HTTPResponse:
+    async def webhook(self, request: Request) -> HTTPResponse:
         """One customer message in, the bot's replies out."""
         if self.pipeline is None or self.store is None:
-            return response.json({"error": "starting"}, status=503)
+            return starting()
         try:
             body = json.loads(request.body or b"null")
         except ValueError:

@@ -36,18 +36,16 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
-from functools import partial
-from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Sequence, Set
+from typing import Any, Callable, Coroutine, Dict, List, Sequence, Set
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from rasa.core.channels.channel import OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
-from bot.channels import register_sender
+from bot.channels.base import OutboxInput, starting
 from bot.channels.pipeline import Incoming, Pipeline
 from bot.channels.telegram_send import (
     MAX_CALLBACK_DATA,
@@ -71,10 +69,9 @@ from bot.channels.telegram_updates import (
     read_update,
     secret_ok,
 )
-from bot.config import Settings, settings
+from bot.config import Settings
 from bot.outbox import Outbox
 from bot.privacy import scrub
-from bot.store.aio import AsyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +99,6 @@ __all__ = [
 
 MODES = ("webhook", "polling")
 POLL_TIMEOUT = 25
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -162,70 +157,43 @@ class TelegramOutput(OutputChannel):
 # -- receiving -------------------------------------------------------------------------
 
 
-class TelegramInput(InputChannel):
+class TelegramInput(OutboxInput):
     """The Telegram channel: webhook or long polling in, the shared pipeline, outbox out.
 
     Args:
         config: the settings; the channel is on when `config.telegram_bot_token` is set.
-        outbox_factory: gives the outbox to queue replies in (default: the process's
-            shared outbox, with the Telegram sender registered).
+        outbox_factory: as in `OutboxInput`.
     """
+
+    channel = CHANNEL
 
     def __init__(
         self,
         config: Settings,
-        outbox_factory: Callable[[TelegramSender], Outbox] = partial(register_sender, CHANNEL),
+        outbox_factory: Callable[[TelegramSender], Outbox] | None = None,
     ) -> None:
         if config.telegram_bot_token and config.telegram_mode not in MODES:
             raise ValueError(
                 f"TELEGRAM_MODE must be one of {', '.join(MODES)}, not {config.telegram_mode!r}"
             )
-        self.config = config
-        self.outbox_factory = outbox_factory
+        super().__init__(config, outbox_factory)
+        self.missing = [] if config.telegram_bot_token else ["TELEGRAM_BOT_TOKEN"]
         self.sender: TelegramSender | None = None
-        self.outbox: Outbox | None = None
-        self.pipeline: Pipeline | None = None
         self._poller: asyncio.Task[None] | None = None
         self._side_tasks: Set[asyncio.Task[None]] = set()
 
-    @classmethod
-    def name(cls) -> str:
-        """Routes live under /webhooks/telegram/."""
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Dict[str, Any] | None) -> TelegramInput:
-        """Rasa's constructor; settings come from `.env`, not credentials.yml."""
-        return cls(settings())
-
-    @property
-    def enabled(self) -> bool:
-        """Whether the channel has a bot token."""
-        return bool(self.config.telegram_bot_token)
-
-    @property
-    def store(self) -> AsyncStore:
-        """The operational store (the outbox's, off the event loop)."""
-        assert self.outbox is not None, "the Telegram channel has not started"
-        return self.outbox.store
-
-    def get_output_channel(self) -> OutputChannel | None:
-        """Where messages nobody just asked for go (e.g. the rating after a handoff)."""
-        return self.pipeline.guarded(None) if self.pipeline is not None else None
-
     # -- lifecycle ------------------------------------------------------------------
 
-    async def start(self, app: Sanic, on_new_message: OnNewMessage) -> None:
-        """Starts the outbox (and polling); handles updates a previous run never handled."""
+    def open(self) -> Pipeline:
+        """Registers the Telegram sender with the outbox."""
         # httpx logs every request URL at INFO, and Bot API URLs contain the token.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
-        self.sender = TelegramSender.from_settings(self.config)
-        outbox = self.outbox = self.outbox_factory(self.sender)
-        self.pipeline = Pipeline(
-            CHANNEL, outbox.store, lambda answers: TelegramOutput(outbox, answers)
-        )
-        self.pipeline.start(app, on_new_message)
-        outbox.start()
+        outbox = self.open_outbox(TelegramSender.from_settings(self.config))
+        return Pipeline(CHANNEL, outbox.store, lambda answers: TelegramOutput(outbox, answers))
+
+    async def started(self) -> None:
+        """Handles updates a previous run never handled, then starts polling (polling mode)."""
+        assert self.pipeline is not None
         resumed = await self.pipeline.resume()
         if self.config.telegram_mode == "polling":
             self._poller = asyncio.get_running_loop().create_task(self.poll())
@@ -244,12 +212,7 @@ class TelegramInput(InputChannel):
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
-        if self.pipeline is not None:
-            await self.pipeline.stop()
-        if self.outbox is not None:
-            await self.outbox.stop()
-        if self.sender is not None:
-            await self.sender.close()
+        await super().stop()
 
     async def poll(self) -> None:
         """Long polling: getUpdates with an offset, each update through `receive`.
@@ -295,58 +258,19 @@ class TelegramInput(InputChannel):
                     await asyncio.sleep(1)
                     break
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """The webhook and health routes, and the start/stop listeners."""
-        bp = Blueprint("crisisdesk_telegram", __name__)
-
-        @bp.listener("after_server_start")
-        async def start(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            if self.enabled:
-                await self.start(app, on_new_message)
-            else:
-                logger.info("telegram channel off: TELEGRAM_BOT_TOKEN not set")
-
-        @bp.listener("before_server_stop")
-        async def stop(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            await self.stop()
-
-        @bp.route("/", methods=["GET"])
-        async def health(_request: Request) -> HTTPResponse:
-            if not self.enabled:
-                return self._off()
-            return response.json({"status": "ok", "mode": self.config.telegram_mode})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.webhook(request)
-
-        return bp
-
-    def _off(self) -> HTTPResponse:
-        return response.json(
-            {"error": "the telegram channel is off: set TELEGRAM_BOT_TOKEN in .env"},
-            status=HTTPStatus.NOT_FOUND,
-        )
-
-    # -- requests ----------------------------------------------------------------------
-
-    def _off(self) -> HTTPResponse:
-        return response.json(
-            {"error": "the telegram channel is off: set TELEGRAM_BOT_TOKEN in .env"},
-            status=HTTPStatus.NOT_FOUND,
-        )
+    def health(self) -> Dict[str, Any]:
+        """`GET /`: on, and in which mode."""
+        return {"status": "ok", "mode": self.config.telegram_mode}
 
     # -- requests ----------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> HTTPResponse:
         """Telegram's webhook: check the secret, parse, remember, acknowledge, handle later."""
-        if not self.enabled:
-            return self._off()
         if not secret_ok(request.headers.get(SECRET_HEADER), self.config.telegram_webhook_secret):
             logger.warning("telegram: rejected a webhook request without the right secret")
             return response.json({"error": "wrong or missing secret token"}, status=403)
         if self.pipeline is None:
-            return response.json({"error": "starting"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+            return starting()
         try:
             data = json.loads(request.body)
         except ValueError:

@@ -28,20 +28,20 @@ page (an SSE stream) claims the pending rows in order and marks them sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Dict, List
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from rasa.core.channels.channel import OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.base import StoreInput, starting
 from bot.channels.pipeline import Incoming, Pipeline
 from bot.channels.webchat_auth import SIGNATURE_HEADER, VISITOR_ID, WebchatKeys
-from bot.config import Settings, settings
+from bot.config import Settings
 from bot.privacy import mask
 from bot.store.aio import AsyncStore
 
@@ -52,8 +52,6 @@ MAX_MESSAGE_CHARS = 4000
 MAX_BODY_BYTES = 64 * 1024
 KINDS = ("text", "button")
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 def conversation_id(visitor: str) -> str:
@@ -115,42 +113,29 @@ class WebchatOutput(OutputChannel):
         await self.send_response(recipient_id, {"text": text})
 
 
-class WebchatInput(InputChannel):
+class WebchatInput(StoreInput):
     """`/webhooks/webchat/webhook`: signed messages from the desk, the shared pipeline, outbox out.
 
     Args:
         config: the settings (WEBCHAT_SECRET or RASA_TOKEN, the database).
     """
 
+    channel = CHANNEL
+    off_level = logging.WARNING  # always on: only a server without RASA_TOKEN lacks it
+
     def __init__(self, config: Settings) -> None:
-        self.config = config
+        super().__init__(config)
         try:
             self.keys: WebchatKeys | None = WebchatKeys.from_settings(config)
         except ValueError:
             self.keys = None
-        self.store: AsyncStore | None = None
-        self.pipeline: Pipeline | None = None
+            self.missing = ["WEBCHAT_SECRET or RASA_TOKEN"]
 
-    @classmethod
-    def name(cls) -> str:
-        """Routes live under /webhooks/webchat/."""
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Dict[str, Any] | None) -> WebchatInput:
-        """Rasa's constructor; settings come from `.env`, not credentials.yml."""
-        return cls(settings())
-
-    def get_output_channel(self) -> OutputChannel | None:
-        """Where Rasa's HTTP API sends what it was asked to send (e.g. the rating question)."""
-        return self.pipeline.guarded(None) if self.pipeline is not None else None
-
-    # -- lifecycle ------------------------------------------------------------------
-
-    def start(self, app: Sanic, on_new_message: OnNewMessage) -> None:
-        """Opens the store (off the event loop) and the pipeline."""
-        store = self.store = AsyncStore(self.config.db_path)
-        self.pipeline = Pipeline(
+    def open(self) -> Pipeline:
+        """Opens the store; replies go to its outbox rows."""
+        store = self.open_store()
+        logger.info("webchat channel on")
+        return Pipeline(
             CHANNEL,
             store,
             lambda answers: WebchatOutput(store, answers),
@@ -158,57 +143,13 @@ class WebchatInput(InputChannel):
             opt_words=False,
             slash_payloads=False,
         )
-        self.pipeline.start(app, on_new_message)
-        logger.info("webchat channel on")
-
-    async def stop(self) -> None:
-        """Stops handling; unhandled messages stay remembered for the next start."""
-        if self.pipeline is not None:
-            await self.pipeline.stop()
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """The health and webhook routes, and the start/stop listeners."""
-        bp = Blueprint("crisisdesk_webchat", __name__)
-
-        @bp.listener("before_server_start")
-        async def start(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            if self.keys is None:
-                logger.warning("webchat channel off: neither WEBCHAT_SECRET nor RASA_TOKEN is set")
-                return
-            self.start(app, on_new_message)
-
-        @bp.listener("after_server_start")
-        async def resume(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            if self.pipeline is not None:
-                await self.pipeline.resume()
-
-        @bp.listener("before_server_stop")
-        async def stop(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            await self.stop()
-
-        @bp.route("/", methods=["GET"])
-        async def health(_request: Request) -> HTTPResponse:
-            if self.keys is None:
-                return response.json({"error": "the webchat channel is off"}, status=404)
-            return response.json({"status": "ok"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request)
-
-        return bp
 
     # -- requests ----------------------------------------------------------------------
 
-    async def receive(self, request: Request) -> HTTPResponse:
+    async def webhook(self, request: Request) -> HTTPResponse:
         """One message the desk forwarded: check the signature, remember it, handle it later."""
-        if self.keys is None:
-            return response.json({"error": "the webchat channel is off"}, status=404)
-        if self.pipeline is None:
-            return response.json({"error": "starting"}, status=503)
+        if self.pipeline is None or self.keys is None:
+            return starting()
         body = request.body or b""
         if len(body) > MAX_BODY_BYTES:
             return response.json({"error": "request too large"}, status=413)

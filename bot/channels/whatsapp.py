@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, Sanic, response
+from rasa.core.channels.channel import OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from bot.channels import register_sender
+from bot.channels.base import Handler, OutboxInput, starting
 from bot.channels.common import split_text
 from bot.channels.pipeline import Incoming, Pipeline
 from bot.channels.twilio import (
@@ -51,10 +50,9 @@ from bot.channels.twilio import (
     whatsapp_address,
     with_numbered_options,
 )
-from bot.config import Settings, settings
+from bot.config import Settings
 from bot.outbox import Outbox
 from bot.privacy import mask
-from bot.store.aio import AsyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -120,135 +118,54 @@ class WhatsAppOutput(OutputChannel):
         self.queued.append(await self.outbox.enqueue(CHANNEL, recipient_id, message, self.answers))
 
 
-class WhatsAppInput(InputChannel):
+class WhatsAppInput(OutboxInput):
     """The WhatsApp channel: Twilio webhooks in, the shared pipeline, outbox out.
 
     Args:
         config: the settings; the channel is on when `config.whatsapp_missing()` is empty.
-        outbox_factory: gives the outbox to queue replies in (default: the process's
-            shared outbox, with the Twilio sender registered).
+        outbox_factory: as in `OutboxInput`.
     """
+
+    channel = CHANNEL
 
     def __init__(
         self,
         config: Settings,
-        outbox_factory: Callable[[TwilioSender], Outbox] = partial(register_sender, CHANNEL),
+        outbox_factory: Callable[[TwilioSender], Outbox] | None = None,
     ) -> None:
-        self.config = config
+        super().__init__(config, outbox_factory)
         self.missing = config.whatsapp_missing()
-        self.outbox_factory = outbox_factory
         self.validator = RequestValidator(config.twilio_auth_token)
-        self.outbox: Outbox | None = None
-        self.sender: TwilioSender | None = None
-        self.pipeline: Pipeline | None = None
-
-    @classmethod
-    def name(cls) -> str:
-        """Routes live under /webhooks/whatsapp/."""
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Dict[str, Any] | None) -> WhatsAppInput:
-        """Rasa's constructor; settings come from `.env`, not credentials.yml."""
-        return cls(settings())
-
-    def get_output_channel(self) -> OutputChannel | None:
-        """Where Rasa's HTTP API sends bot messages it was asked to send (`output_channel=latest`).
-
-        Used when `crisisdesk handoffs close` resumes a WhatsApp conversation: the
-        rating question is queued like any message that answers nobody, so it is
-        not sent to a customer who opted out; its options are recorded as offered.
-        """
-        return self.pipeline.guarded(None) if self.pipeline is not None else None
-
-    @property
-    def enabled(self) -> bool:
-        """Whether every setting the channel needs is there."""
-        return not self.missing
-
-    @property
-    def store(self) -> AsyncStore:
-        """The operational store (the outbox's, off the event loop)."""
-        assert self.outbox is not None, "the WhatsApp channel has not started"
-        return self.outbox.store
 
     # -- lifecycle ------------------------------------------------------------------
 
-    def start(self, app: Sanic, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Registers the Twilio sender with the outbox and starts delivering."""
-        self.sender = TwilioSender(
-            self.config.twilio_account_sid,
-            self.config.twilio_auth_token,
-            self.config.twilio_whatsapp_number,
-            self.config.twilio_api_base_url,
-            f"{self.config.public_base_url}/webhooks/{CHANNEL}/status",
+    def open(self) -> Pipeline:
+        """Registers the Twilio sender with the outbox; a reply may pick a numbered option."""
+        outbox = self.open_outbox(
+            TwilioSender(
+                self.config.twilio_account_sid,
+                self.config.twilio_auth_token,
+                self.config.twilio_whatsapp_number,
+                self.config.twilio_api_base_url,
+                f"{self.config.public_base_url}/webhooks/{CHANNEL}/status",
+            )
         )
-        outbox = self.outbox = self.outbox_factory(self.sender)
-        self.pipeline = Pipeline(
+        logger.info("whatsapp channel on (Twilio at %s)", self.config.twilio_api_base_url)
+        return Pipeline(
             CHANNEL,
             outbox.store,
             lambda answers: WhatsAppOutput(outbox, answers),
             choice=self._choice,
         )
-        self.pipeline.start(app, on_new_message)
-        outbox.start()
-        logger.info("whatsapp channel on (Twilio at %s)", self.config.twilio_api_base_url)
 
     async def _choice(self, incoming: Incoming) -> str | None:
         """The payload of the numbered option a reply picks ("1", "2."...), else None."""
         options = await self.store.take_choices(CHANNEL, incoming.sender)
         return chosen_payload(incoming.text, options)
 
-    async def stop(self) -> None:
-        """Stops handling and sending; unsent replies stay in the outbox."""
-        if self.pipeline is not None:
-            await self.pipeline.stop()
-        if self.outbox is not None:
-            await self.outbox.stop()
-        if self.sender is not None:
-            await self.sender.close()
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """The webhook, status-callback and health routes, and the start/stop listeners."""
-        bp = Blueprint("whatsapp_webhook", __name__)
-
-        # Started before the server accepts requests (a webhook finds the outbox
-        # ready); old messages are resumed once Rasa's agent has loaded.
-        @bp.listener("before_server_start")
-        async def start(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            if self.enabled:
-                self.start(app, on_new_message)
-            else:
-                logger.info("whatsapp channel off: %s not set", ", ".join(self.missing))
-
-        @bp.listener("after_server_start")
-        async def resume(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            if self.enabled and self.pipeline is not None:
-                await self.pipeline.resume()
-
-        @bp.listener("before_server_stop")
-        async def stop(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
-            await self.stop()
-
-        @bp.route("/", methods=["GET"])
-        async def health(_request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"}) if self.enabled else self._off()
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request)
-
-        @bp.route("/status", methods=["POST"])
-        async def status(request: Request) -> HTTPResponse:
-            return await self.delivery_report(request)
-
-        return bp
-
-    def _off(self) -> HTTPResponse:
-        return response.json(
-            {"error": f"the whatsapp channel is off: set {', '.join(self.missing)} in .env"},
-            status=404,
-        )
+    def posts(self) -> Dict[str, Handler]:
+        """The incoming-message webhook and the delivery reports."""
+        return {"/webhook": self.webhook, "/status": self.delivery_report}
 
     # -- requests ----------------------------------------------------------------------
 
@@ -268,12 +185,10 @@ class WhatsAppInput(InputChannel):
         )
         return None
 
-    async def receive(self, request: Request) -> HTTPResponse:
+    async def webhook(self, request: Request) -> HTTPResponse:
         """Twilio's incoming-message webhook: check, remember, acknowledge, handle later."""
-        if not self.enabled:
-            return self._off()
         if self.pipeline is None:
-            return response.json({"error": "starting"}, status=503)
+            return starting()
         params = self._signed_params(request)
         if params is None:
             return response.json({"error": "invalid Twilio signature"}, status=403)
@@ -296,10 +211,8 @@ class WhatsAppInput(InputChannel):
 
     async def delivery_report(self, request: Request) -> HTTPResponse:
         """Twilio's status callback: records sent/delivered/read/failed on the outbox row."""
-        if not self.enabled:
-            return self._off()
         if self.outbox is None:
-            return response.json({"error": "starting"}, status=503)
+            return starting()
         params = self._signed_params(request)
         if params is None:
             return response.json({"error": "invalid Twilio signature"}, status=403)
