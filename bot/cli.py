@@ -21,6 +21,7 @@ from bot.privacy import mask
 from bot.publishing import publish_fact
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
+from bot.training import intents as training_intents
 
 DEMO_FACTS = PROJECT_ROOT / "data/facts/demo.csv"
 DEMO_FAQ = PROJECT_ROOT / "data/facts/faq.csv"
@@ -637,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--demo", action="store_true", help="load the demo facts and FAQ into an empty database"
     )
+    training_intents.add_commands(groups, command)
     return parser
 
 
