@@ -96,6 +96,38 @@ SALE = {
 }
 
 
+PRESS = {
+    "tr": [
+        "gazeteciyim iflas haberleri icin aciklama alabilir miyim",
+        "haber sitemiz icin sirketinizden bilgi almak istiyoruz",
+        "bir muhabir olarak yorumunuzu rica ediyorum",
+        "yarinki yayinimiz icin resmi gorusunuzu ogrenebilir miyim",
+        "basin bultenlerinizi kime sormaliyim",
+        "televizyon programimiz icin roportaj talebimiz var",
+        "kurumsal iletisim biriminize ulasmam gerekiyor",
+        "dergimiz geri cagirma konusunda bir yazi hazirliyor",
+        "ajansimiz adina bir soru sormak istiyorum",
+        "muhabirim, sozcunuzun telefonunu verir misiniz",
+        "haberimize sirketin aciklamasini eklemek istiyoruz",
+        "medya iliskileri sorumlunuz kim",
+    ],
+    "en": [
+        "I am a journalist and would like a statement on the recall",
+        "could your press office comment for our news site",
+        "we are a newspaper asking for the company's position",
+        "I'd like to interview your spokesperson for tonight's show",
+        "who handles media relations at kuzey sut",
+        "our magazine is writing about the rumours, can you comment",
+        "reporter here, I need an official quote by noon",
+        "please put me in touch with corporate communications",
+        "is there a press contact for the bankruptcy story",
+        "a news agency is asking for your response",
+        "we want to include kuzey sut's statement in our article",
+        "can I get the phone number of your press team",
+    ],
+}
+
+
 def _git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
@@ -284,8 +316,7 @@ def test_without_git_the_change_is_only_recorded(tmp_path, db, store):
 def test_rasa_data_validate_is_clean_after_all_three_kinds(project, db, demo_store, tmp_path):
     assert add(db, project, tmp_path) == 0
     assert add(db, project, tmp_path, SALE, "--fact", "bankruptcy", name="factory_sale") == 0
-    handoff = {lang: [f"{t} lutfen bir insan" for t in v] for lang, v in POINTS.items()}
-    assert add(db, project, tmp_path, handoff, "--handoff", name="points_person") == 0
+    assert add(db, project, tmp_path, PRESS, "--handoff", name="press_inquiry") == 0
     result = subprocess.run(
         [sys.executable, "scripts/validate.py"],
         cwd=project,
@@ -551,3 +582,8 @@ def test_intents_changes_lists_the_record(project, db, tmp_path, capsys):
     assert main(["--db", db, "intents", "changes", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["intent"] == "loyalty_points" and row["author"] == "eda"
+
+
+def test_add_without_an_examples_file_is_refused(project, db, capsys):
+    assert run(db, project, "add", "loyalty_points", "--handoff") == 2
+    assert "--examples FILE is required" in capsys.readouterr().err

@@ -856,6 +856,8 @@ def cli_add(args: Any) -> int:
 
     root = _project(args)
     try:
+        if not args.examples:
+            raise Refused(["--examples FILE is required"])
         given = read_examples_file(Path(args.examples))
         store = _store(args)
         try:
@@ -951,7 +953,7 @@ def add_commands(groups: Any, command: Callable[..., Any]) -> None:
         " has (the message names it)",
     )
     p.add_argument("name", help="the new intent's name (lower-case letters, digits, '_')")
-    p.add_argument("--examples", required=True, metavar="FILE", help=EXAMPLES_HELP)
+    p.add_argument("--examples", metavar="FILE", help="required. " + EXAMPLES_HELP)
     p.add_argument("--response-tr", metavar="TEXT", help="the answer in Turkish")
     p.add_argument("--response-en", metavar="TEXT", help="the answer in English")
     p.add_argument(
