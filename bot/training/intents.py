@@ -58,13 +58,15 @@ written, when:
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import yaml
@@ -752,7 +754,34 @@ def add_intent(
     author: str,
     **options: Any,
 ) -> Added:
-    """Checks, writes, records and (in a git work tree) commits a new intent."""
+    """Checks, writes, records and (in a git work tree) commits a new intent.
+
+    One add at a time per project (a lock on the project folder), so two trainers
+    never both read the old domain.yml.
+    """
+    with _project_lock(root):
+        return _add_intent(root, store, name, given, author=author, **options)
+
+
+@contextmanager
+def _project_lock(root: Path) -> Iterator[None]:
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _add_intent(
+    root: Path,
+    store: Any,
+    name: str,
+    given: Mapping[str, Sequence[str]],
+    *,
+    author: str,
+    **options: Any,
+) -> Added:
     from bot.training import changes
 
     problems = changes.author_problems(author)
