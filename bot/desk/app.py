@@ -43,10 +43,11 @@ AREAS = (
     "bot.desk.content",
     "bot.desk.chat",
     "bot.desk.dashboard",
+    "bot.desk.training",
 )
 
 # Where each role lands after login ("/").
-HOME = {"agent": "/queue", "editor": "/facts", "trainer": "/account", "admin": "/users"}
+HOME = {"agent": "/queue", "editor": "/facts", "trainer": "/training/inbox", "admin": "/users"}
 
 
 async def home(request: Request) -> Response:
