@@ -518,6 +518,37 @@ def _0013_training_changes(db: sqlite_utils.Database) -> None:
     db.execute("create index idx_training_changes_intent on training_changes (intent)")
 
 
+def _0014_tracker_appends(db: sqlite_utils.Database) -> None:
+    """Events the desk owes Rasa's tracker: appended later when Rasa was not reachable.
+
+    One row per event (`event`: the Rasa event as JSON, with its original
+    `timestamp`), deleted once Rasa has it. `reply_id` is the agent's reply the
+    event records (`desk_replies.in_tracker` is set when it is appended). A
+    conversation's oldest row is its lease: `holder` and `lease_until` (Unix
+    seconds) say who is appending that conversation's rows now; `attempts` counts
+    the posts begun, so that a retry first looks in the tracker for what an
+    attempt with an unknown outcome already appended.
+    """
+    db["tracker_appends"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "reply_id": int,
+            "event": str,
+            "attempts": int,
+            "last_error": str,
+            "holder": str,
+            "lease_until": float,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"sender_id", "event", "attempts", "lease_until", "created_at"},
+        defaults={"attempts": 0, "lease_until": 0.0},
+        foreign_keys=[("reply_id", "desk_replies", "id")],
+    )
+    db["tracker_appends"].create_index(["sender_id", "id"])
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -532,6 +563,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0011_desk_conversations", _0011_desk_conversations),
     ("0012_handoff_notices_and_measures", _0012_handoff_notices_and_measures),
     ("0013_training_changes", _0013_training_changes),
+    ("0014_tracker_appends", _0014_tracker_appends),
 ]
 
 
