@@ -141,6 +141,26 @@ class RasaClient:
         }
         self.append_events(conversation_id, [event])
 
+    def status(self) -> Dict[str, Any]:
+        """The server's `/status`: the loaded model's file, id and fingerprint."""
+        return self._request("GET", "/status", "/status") or {}
+
+    def parse(self, text: str) -> Dict[str, Any]:
+        """The loaded model's parse of `text` (intent, ranking, entities), nothing tracked."""
+        return self._post("/model/parse", "/model/parse", {"text": text}) or {}
+
+    def load_model(self, model_file: str, timeout: float = 180.0) -> None:
+        """Replaces the server's model with `model_file` (a path the server can read).
+
+        Rasa's `PUT /model` loads the whole model before it answers, which takes
+        longer than other calls (`timeout`); the old model serves until then.
+        """
+        saved, self.timeout = self.timeout, max(self.timeout, timeout)
+        try:
+            self._request("PUT", "/model", "/model", {"model_file": model_file})
+        finally:
+            self.timeout = saved
+
     def resume(self, conversation_id: str) -> List[Dict[str, Any]]:
         """Resumes a paused conversation; the bot thanks the customer and asks for a rating.
 
