@@ -27,6 +27,7 @@ from bot.store.content import (
     ContentStore,
 )
 from bot.store.desk import DeskStore
+from bot.store.models import ModelStore
 from bot.store.people import ROLES, PeopleStore
 from bot.store.training import TrainingStore
 
@@ -48,14 +49,17 @@ __all__ = [
 ]
 
 
-class Store(ContentStore, CaseStore, ChannelStore, PeopleStore, DeskStore, TrainingStore):
+class Store(
+    ContentStore, CaseStore, ChannelStore, PeopleStore, DeskStore, TrainingStore, ModelStore
+):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
     One class, one area per module: `content` (facts, FAQ, rumours), `cases`
     (tickets, handoffs, feedback), `channels` (outbox, inbound ids, opt-outs,
     offered choices), `people` (desk users, sessions, login attempts, audit log),
     `desk` (notes, agents' replies, "bot misunderstood" marks), `training`
-    (trainers' accepted changes to the training data).
+    (trainers' accepted changes to the training data), `models` (promoted models
+    and their evaluation reports).
     All SQL of the project lives in these modules.
     """
 
