@@ -15,16 +15,22 @@ test that stops a server starts it again before it ends.
   conversation as "bot failed" and the customer is told a person will answer.
 - An agent's reply is in Rasa's own tracker (HTTP API) as a bot message naming the
   agent, in the desk's transcript, and at the fake Twilio through the outbox.
+- Agents' replies sent while the Rasa server is down reach the customer at once,
+  show in the view as not yet in the bot's history, and are in Rasa's tracker each
+  exactly once, in order, with their own times, after the server is back (the desk's
+  retry loop); an event a dead desk process already appended is not appended again.
 
 Every wait is a condition (`wait_for`), never a fixed sleep.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, List, Tuple
@@ -35,6 +41,8 @@ import requests
 
 from bot.channels.common import DomainResponses
 from bot.desk.auth import SESSION_COOKIE
+from bot.desk.history import agent_reply_event, owed_event
+from bot.rasa_api import RasaClient
 from bot.store import Store
 from tests.fake_twilio import WhatsAppCustomer
 from tests.servers import Bot, wait_for
@@ -389,3 +397,110 @@ def test_an_agents_reply_is_in_rasas_tracker_and_reaches_the_customer(system, st
         re.S,
     )
     assert 'data-status="sent"' in page or 'data-status="delivered"' in page
+
+
+def test_replies_sent_while_rasa_is_down_are_in_the_tracker_once_rasa_is_back(
+    system, store, agent
+):
+    """Story: the Rasa server is down when an agent answers a WhatsApp customer, twice.
+    The customer gets both replies at once; the agent's view shows them, marked as not
+    yet in the bot's history; once the server is back the desk's retry loop appends
+    them to Rasa's tracker, each once, in order, with the time it was sent, as bot
+    messages naming the agent."""
+    bot, fake = system.bot, system.fake
+    customer = WhatsAppCustomer(bot.rasa_url, "+905321110401")
+    sender = customer.address
+    texts = [
+        "Merhaba, ben Ayse. Kargonuz yarin teslim edilecek.",
+        "Takip numaraniz SMS ile gelecek.",
+    ]
+    try:
+        customer.send(ASK_FOR_A_PERSON)
+        handoff = wait_for(lambda: store.open_handoff_for(sender), WAIT, "the handoff")
+        wait_for(lambda: handled(store, "whatsapp", sender, 1), WAIT, "the request handled")
+        agent.claim(handoff["id"])
+        before = len(fake.wait_for_messages(sender, 1, WAIT))
+
+        bot.stop("rasa")
+        assert rasa_down(bot)
+        sent_at = time.time()
+        for text in texts:
+            answer = agent.reply(handoff["id"], text)
+            assert answer.status_code == 200, answer.text
+        sent = fake.wait_for_messages(sender, before + 2, WAIT)[before:]
+        assert [m.body for m in sent] == texts  # the customer is not kept waiting for Rasa
+        replies = store.list_replies(sender)
+        assert [r["in_tracker"] for r in replies] == [0, 0]
+        owed = store.list_tracker_appends(sender)
+        assert [row["reply_id"] for row in owed] == [r["id"] for r in replies]
+        page = html.unescape(agent.messages(handoff["id"]))
+        assert "The transcript could not be read" in page
+        for text in texts:
+            assert re.search(
+                r'<li class="msg agent">.*?agent ayse.*?'
+                r"not yet in the bot's history.*?"
+                r'<p class="text">' + re.escape(text) + "</p>",
+                page,
+                re.S,
+            )
+
+        started_at = time.time()
+        bot.start("rasa")
+
+        def in_tracker() -> list:
+            events = bot.tracker(sender)["events"]
+            return [e for e in events if e["event"] == "bot" and e.get("text") in texts]
+
+        wait_for(lambda: len(in_tracker()) >= 2, WAIT, "the replies appended to Rasa's tracker")
+        wait_for(
+            lambda: (
+                store.list_tracker_appends(sender) == []
+                and all(store.get_reply(r["id"])["in_tracker"] == 1 for r in replies)
+            ),
+            WAIT,
+            "the replies no longer owed",
+        )
+        recorded = in_tracker()  # each once, now that nothing is owed any more
+        assert [e["text"] for e in recorded] == texts  # in the order they were sent
+        assert [e["metadata"]["desk_reply_id"] for e in recorded] == [r["id"] for r in replies]
+        for event in recorded:
+            assert event["metadata"]["agent"] == "ayse"
+            assert event["metadata"]["sent_by"] == "desk"
+            assert sent_at <= event["timestamp"] < started_at  # the time it was sent
+        assert bot.tracker(sender)["paused"] is True  # appending them did not wake the bot
+        assert len(fake.messages_to(sender)) == before + 2  # and the customer got each once
+
+        page = html.unescape(agent.messages(handoff["id"]))
+        for text in texts:
+            assert re.search(
+                r'<li class="msg agent">.*?agent ayse.*?<p class="text">'
+                + re.escape(text)
+                + "</p>",
+                page,
+                re.S,
+            )
+        assert "not yet in the bot's history" not in page
+    finally:
+        if rasa_down(bot):
+            bot.start("rasa")
+
+
+def test_an_event_a_dead_holder_already_appended_is_not_appended_again(system, store):
+    """A desk process leased a conversation's owed event, posted it to Rasa and died
+    before it could forget the row (or its post timed out after Rasa took it). Once
+    the lease runs out the running desk's retry loop takes the row over, finds the
+    event in Rasa's tracker by its `desk_append_id`, and does not post it again."""
+    bot = system.bot
+    sender = "whatsapp:+905321110402"
+    text = "Siparisiniz icin iade talebi olusturuldu."
+    event = agent_reply_event(text, "ayse", time.time())
+    # Owed and leased in one transaction, so that the running desk's loop cannot take
+    # the row between the two (the insert opens the transaction the claim commits).
+    store._insert_tracker_append(sender, event, None)
+    [row] = store.claim_tracker_appends(sender, "dead-process", time.time(), lease_seconds=10)
+    RasaClient(bot.rasa_url, bot.token).append_events(sender, [owed_event(row)])
+
+    wait_for(lambda: store.list_tracker_appends(sender) == [], WAIT, "the row taken over")
+    recorded = [e for e in bot.tracker(sender)["events"] if e.get("text") == text]
+    assert len(recorded) == 1
+    assert recorded[0]["metadata"]["desk_append_id"] == row["id"]

@@ -10,7 +10,10 @@
   event per change of this conversation, not polling the tracker API.
 - A reply is written to the outbox of the conversation's channel (the desk runs its
   own `Outbox` with the WhatsApp and Telegram senders; web chat rows are delivered
-  by the chat page's stream) and to the tracker as a bot message naming the agent.
+  by the chat page's stream) and to the tracker as a bot message naming the agent:
+  owed to the tracker in the same transaction as the reply, appended at once, or by
+  the retry loop once Rasa answers again (bot/desk/history.py). Until then the
+  transcript shows it in its place, marked "not yet in the bot's history".
 - WhatsApp's 24-hour window: free text only while it is open (last customer
   message on WhatsApp); after that, approved templates from
   data/whatsapp_templates.yml (ContentSid + ContentVariables).
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +38,7 @@ from starlette.responses import Response, StreamingResponse
 from bot.config import PROJECT_ROOT
 from bot.desk.auth import current_user, route
 from bot.desk.chat import enqueue_for_visitor
+from bot.desk.history import NOT_YET, agent_reply_event, appended_ids, owed_events, tracker_appender
 from bot.desk.web import audit, render, store
 from bot.outbox import Outbox
 from bot.privacy import mask
@@ -154,6 +159,22 @@ def transcript(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             elif response == "utter_faq_answer":
                 line["mark"] = "FAQ answer"
         lines.append(line)
+    return lines
+
+
+def transcript_with_owed(
+    events: List[Dict[str, Any]], owed: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """The tracker's messages and the desk's events it is still owed, in time order.
+
+    An owed event (a `tracker_appends` row) the tracker does not have yet is shown
+    where its time puts it, marked `NOT_YET`; the tracker keeps events in the order
+    they came, so one appended late is put back at its time as well.
+    """
+    lines = transcript(events)
+    for line in transcript(owed_events(owed, appended_ids(events))):
+        lines.append({**line, "mark": NOT_YET, "owed": True})
+    lines.sort(key=lambda line: line["time"])  # stable: equal times keep their order
     return lines
 
 
@@ -312,6 +333,7 @@ async def _context(request: Request, handoff: Dict[str, Any]) -> Dict[str, Any]:
     except RasaUnavailable as problem:
         rasa_error = str(problem)
     db = store(request)
+    owed = await db.list_tracker_appends(sender)
     replies = await db.list_replies(sender)
     for reply in replies:
         reply["delivery"] = delivery_label(reply)
@@ -325,7 +347,7 @@ async def _context(request: Request, handoff: Dict[str, Any]) -> Dict[str, Any]:
     templates = whatsapp_templates(request.app)
     return {
         "handoff": handoff,
-        "lines": transcript(events),
+        "lines": transcript_with_owed(events, owed),
         "rasa_error": rasa_error,
         "replies": replies,
         "notes": await db.list_notes(sender),
@@ -400,6 +422,9 @@ async def _send(
                 409, f"The desk cannot send on {channel or 'this channel'} (is it configured?)."
             )
         outbox_id = await outbox.enqueue(channel, sender, message, None)
+    event = agent_reply_event(
+        text, user["name"], time.time(), **({"template": template} if template else {})
+    )
     reply_id = await db.record_reply(
         sender_id=sender,
         handoff_id=handoff["id"],
@@ -409,22 +434,15 @@ async def _send(
         outbox_id=outbox_id,
         kind=kind,
         template=template,
+        tracker_event=event,  # owed to the tracker from now on, whatever fails next
     )
     await db.record_first_reply(handoff["id"])
     try:
-        await asyncio.to_thread(
-            rasa_client(request.app).record_agent_reply,
-            sender,
-            text,
-            user["name"],
-            desk_reply_id=reply_id,
-            **({"template": template} if template else {}),
-        )
-        await db.mark_reply_in_tracker(reply_id)
+        await tracker_appender(request.app).flush(sender)
     except RasaUnavailable as problem:
-        # The customer gets the message all the same; the page shows it is not in
-        # the tracker yet (desk_replies.in_tracker = 0).
-        logger.warning("reply %s to %s not in the tracker: %s", reply_id, mask(sender), problem)
+        # The customer gets the message all the same; the view shows it "not yet in
+        # the bot's history" until the retry loop has appended it.
+        logger.warning("reply %s to %s owed to the tracker: %s", reply_id, mask(sender), problem)
     await audit(request, "reply", f"handoff:{handoff['id']}", {"kind": kind, "reply": reply_id})
     return await db.get_reply(reply_id)
 
@@ -565,6 +583,8 @@ async def close(request: Request) -> Response:
     _owned(handoff, request)
     user = current_user(request)
     try:
+        # What the tracker is owed goes in before the bot takes over again.
+        await tracker_appender(request.app).flush(handoff["sender_id"])
         await asyncio.to_thread(rasa_client(request.app).resume, handoff["sender_id"])
     except RasaUnavailable as problem:
         raise Refused(503, f"Not closed: the bot could not take over ({problem}).") from None

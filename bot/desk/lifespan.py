@@ -1,11 +1,13 @@
 """The desk's background work, started with the app and stopped cleanly on shutdown.
 
 Starlette's lifespan (`create_app(...)` passes `lifespan`): on startup the
-waiting-customers sweep (bot/waiting.py) starts when it has something to do; on
-shutdown every task the desk started is stopped and awaited, and their HTTP
-clients closed:
+waiting-customers sweep (bot/waiting.py) starts when it has something to do, and
+the loop that appends the events Rasa's tracker is owed (agents' replies sent
+while Rasa was down, bot/desk/history.py) always; on shutdown every task the desk
+started is stopped and awaited, and their HTTP clients closed:
 
 - the sweep (`app.state.waiting`);
+- the tracker-append retry loop (`app.state.tracker_appends`);
 - the desk's outbox for WhatsApp and Telegram (`app.state.outbox`, started on
   the first agent reply) and its senders' HTTP sessions;
 - the live event feed's reader task (`app.state.live`, started by the first
@@ -22,6 +24,7 @@ import contextlib
 import logging
 from typing import Any, AsyncIterator, Dict
 
+from bot.desk.history import tracker_appender
 from bot.waiting import StaffedHours, WaitingSweep
 
 logger = logging.getLogger(__name__)
@@ -100,6 +103,9 @@ async def stop_background(app: Any) -> None:
     sweep = getattr(state, "waiting", None)
     if sweep is not None:
         await sweep.stop()
+    appender = getattr(state, "tracker_appends", None)
+    if appender is not None:
+        await appender.stop()
     outbox = getattr(state, "outbox", None)
     if outbox is not None:
         await outbox.stop()
@@ -119,10 +125,11 @@ async def stop_background(app: Any) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
-    """Starts the sweep with the app; stops everything the desk started at shutdown."""
+    """Starts the sweep and the tracker retry loop; stops everything the desk started."""
     sweep = waiting_sweep(app)
     if sweep is not None:
         sweep.start()
+    tracker_appender(app).start()
     try:
         yield
     finally:
