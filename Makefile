@@ -9,8 +9,8 @@ RASA := $(BIN)/rasa
 INSTALLED := $(VENV)/.installed
 SPACY := var/spacy/.built
 MODEL := models/crisisdesk.tar.gz
-# Debian's chromium + chromedriver for the browser tests (scripts/install-browser).
-BROWSER := /usr/bin/chromedriver
+# Debian's chromium, chromedriver and colour emoji font for the browser tests (scripts/install-browser).
+BROWSER := /usr/bin/chromedriver /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml \
 	$(wildcard bot/nlu/*.py) bot/language.py
 export TF_CPP_MIN_LOG_LEVEL := 3
