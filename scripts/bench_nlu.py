@@ -16,106 +16,22 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
-
-import yaml
-from sklearn.metrics import accuracy_score, f1_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.language import detect  # noqa: E402
 
-
-def load_examples(path: Path) -> List[Tuple[str, str, str]]:
-    """(text, intent, language) for every example of a Rasa NLU YAML file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    out = []
-    for block in data["nlu"]:
-        lang = (block.get("metadata") or {}).get("language", "")
-        for line in block["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                out.append((line[2:].strip(), block["intent"], lang))
-    return out
-
-
-def load_ood(path: Path) -> List[Dict[str, str]]:
-    """The messages of an out-of-domain set: {text, language, kind} each."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [
-        {"text": str(m["text"]), "language": str(m.get("language") or "none"), "kind": m["kind"]}
-        for m in data["messages"]
-    ]
-
-
-REJECTED = ("nlu_fallback", "out_of_scope")
-
-
-def _share(flags: List[bool]) -> float:
-    return round(sum(flags) / len(flags), 4) if flags else float("nan")
-
-
-async def evaluate_ood(model: Path, messages: List[Dict[str, str]]) -> Dict[str, object]:
-    """Share of out-of-domain messages the model rejects, overall, per kind and language."""
-    from rasa.core.agent import Agent  # slow import, only when needed
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.ERROR)
-    agent = Agent.load(str(model))
-    rejected, misses = [], []
-    for message in messages:
-        parsed = await agent.parse_message(message["text"])
-        intent = (parsed.get("intent") or {}).get("name") or "None"
-        rejected.append(intent in REJECTED)
-        if intent not in REJECTED:
-            confidence = round(float((parsed.get("intent") or {}).get("confidence") or 0), 2)
-            misses.append(f"{message['kind']}: {message['text']!r} -> {intent} {confidence}")
-    result: Dict[str, object] = {"model": model.name, "messages": len(messages)}
-    result["rejected_share"] = _share(rejected)
-    for field in ("kind", "language"):
-        values = sorted({m[field] for m in messages})
-        result[field] = {
-            value: _share([r for m, r in zip(messages, rejected, strict=True) if m[field] == value])
-            for value in values
-        }
-    result["misses"] = misses
-    return result
-
-
-def scores(gold: List[str], predicted: List[str]) -> Dict[str, float]:
-    """Macro-F1 over the gold intents, and accuracy."""
-    labels = sorted(set(gold))
-    return {
-        "macro_f1": round(float(f1_score(gold, predicted, labels=labels, average="macro")), 4),
-        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
-    }
-
-
-async def evaluate(model: Path, examples: List[Tuple[str, str, str]]) -> Dict[str, object]:
-    """Parses every example with the model and scores the intents."""
-    from rasa.core.agent import Agent  # slow import, only when needed
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.ERROR)
-    agent = Agent.load(str(model))
-    predicted = []
-    for text, _, _ in examples:
-        parsed = await agent.parse_message(text)
-        predicted.append((parsed.get("intent") or {}).get("name") or "None")
-    gold = [intent for _, intent, _ in examples]
-    result: Dict[str, object] = {"model": model.name, "examples": len(examples)}
-    result.update(scores(gold, predicted))
-    for lang in ("tr", "en"):
-        pick = [i for i, (_, _, example_lang) in enumerate(examples) if example_lang == lang]
-        result[lang] = scores([gold[i] for i in pick], [predicted[i] for i in pick])
-    result["fallbacks"] = predicted.count("nlu_fallback")
-    result["errors"] = [
-        f"{intent}->{guess}: {text}"
-        for (text, intent, _), guess in zip(examples, predicted, strict=False)
-        if guess != intent
-    ]
-    return result
+# The scoring lives in bot/training/evaluate.py (the promotion gate uses it too);
+# these names stay importable from here for scripts/bench.py and the tests.
+from bot.training.evaluate import (  # noqa: E402,F401
+    REJECTED,
+    evaluate,
+    evaluate_ood,
+    load_examples,
+    load_ood,
+    scores,
+)
 
 
 def main() -> None:
