@@ -27,6 +27,7 @@ from bot.store.content import (
     ContentStore,
 )
 from bot.store.desk import DeskStore
+from bot.store.inbox import InboxStore
 from bot.store.models import ModelStore
 from bot.store.people import ROLES, PeopleStore
 from bot.store.training import TrainingStore
@@ -50,7 +51,14 @@ __all__ = [
 
 
 class Store(
-    ContentStore, CaseStore, ChannelStore, PeopleStore, DeskStore, TrainingStore, ModelStore
+    ContentStore,
+    CaseStore,
+    ChannelStore,
+    PeopleStore,
+    DeskStore,
+    TrainingStore,
+    ModelStore,
+    InboxStore,
 ):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
@@ -59,7 +67,8 @@ class Store(
     offered choices), `people` (desk users, sessions, login attempts, audit log),
     `desk` (notes, agents' replies, "bot misunderstood" marks), `training`
     (trainers' accepted changes to the training data), `models` (promoted models
-    and their evaluation reports).
+    and their evaluation reports), `inbox` (the trainers' review inbox: messages
+    to review, the examples made of them).
     All SQL of the project lives in these modules.
     """
 
