@@ -549,6 +549,58 @@ def _0014_tracker_appends(db: sqlite_utils.Database) -> None:
     db["tracker_appends"].create_index(["sender_id", "id"])
 
 
+def _0015_inbox(db: sqlite_utils.Database) -> None:
+    """The trainers' review inbox (bot/store/inbox.py).
+
+    `inbox_items`: one row per customer message (a conversation's `sender_id` and
+    the Rasa user event's `event_time`), its text and entities (JSON) already
+    scrubbed, the model's top two intents, why it is there (`sources`,
+    comma-separated; `reasons`, semicolon-separated) and how a trainer resolved it.
+    `inbox_examples`: who added which training example, to which file, from which
+    conversation and item, in which recorded change. `inbox_cursors`: how far the
+    collector has read each source (by id).
+    """
+    db.execute(
+        "create table inbox_items ("
+        " id integer primary key,"
+        " sender_id text not null,"
+        " event_time real not null,"
+        " channel text,"
+        " text text not null,"
+        " entities text not null default '[]',"
+        " intent text,"
+        " confidence real,"
+        " runner_up text,"
+        " runner_up_confidence real,"
+        " language text,"
+        " sources text not null,"
+        " reasons text not null default '',"
+        " status text not null default 'new',"
+        " resolved_intent text,"
+        " resolved_by text,"
+        " resolved_at text,"
+        " created_at text not null,"
+        " unique (sender_id, event_time))"
+    )
+    db.execute("create index idx_inbox_items_status on inbox_items (status, event_time)")
+    db.execute(
+        "create table inbox_examples ("
+        " id integer primary key,"
+        " item_id integer not null references inbox_items (id),"
+        " intent text not null,"
+        " language text not null,"
+        " text text not null,"
+        " path text not null,"
+        " added_by text not null,"
+        " sender_id text not null,"
+        " change_id integer references training_changes (id),"
+        " created_at text not null)"
+    )
+    db.execute("create index idx_inbox_examples_intent on inbox_examples (intent)")
+    db.execute(
+        "create table inbox_cursors (name text primary key, last_id integer not null)"
+    )
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -564,6 +616,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0012_handoff_notices_and_measures", _0012_handoff_notices_and_measures),
     ("0013_training_changes", _0013_training_changes),
     ("0014_tracker_appends", _0014_tracker_appends),
+    ("0015_inbox", _0015_inbox),
 ]
 
 
