@@ -126,9 +126,7 @@ def shown(item: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
-def _page_data(
-    path: Path, broker: Path | None, root: Path, source: str | None
-) -> Dict[str, Any]:
+def _page_data(path: Path, broker: Path | None, root: Path, source: str | None) -> Dict[str, Any]:
     opened = Store.open(path, migrate=False)
     try:
         added = collect(opened, broker, _config(root))

@@ -129,9 +129,7 @@ class InboxStore(Area):
             ).fetchone()[0]
         )
 
-    def resolve_inbox_item(
-        self, item_id: int, status: str, intent: str | None, by: str
-    ) -> bool:
+    def resolve_inbox_item(self, item_id: int, status: str, intent: str | None, by: str) -> bool:
         """Resolves a new item (checked in the same statement); False when it was not new."""
         if status not in RESOLVED_STATUSES:
             raise ValueError(f"unknown inbox status {status!r}")
@@ -146,11 +144,11 @@ class InboxStore(Area):
     def proposed_intents(self) -> List[Dict[str, Any]]:
         """New intent names trainers proposed, with their examples per language."""
         rows = self.db.execute(
-            "select resolved_intent, language, text, resolved_by, sender_id from inbox_items"
+            "select resolved_intent, language, text, resolved_by from inbox_items"
             " where status = 'proposed' order by resolved_intent, id"
         ).fetchall()
         found: Dict[str, Dict[str, Any]] = {}
-        for name, language, text, by, sender_id in rows:
+        for name, language, text, by in rows:
             entry = found.setdefault(name, {"name": name, "examples": {}, "by": set()})
             entry["examples"].setdefault(language or "tr", []).append(text)
             entry["by"].add(by)
@@ -188,9 +186,7 @@ class InboxStore(Area):
 
     def inbox_cursor(self, name: str) -> int:
         """The last id the collector read of source `name` (0 at first)."""
-        row = self.db.execute(
-            "select last_id from inbox_cursors where name = ?", [name]
-        ).fetchone()
+        row = self.db.execute("select last_id from inbox_cursors where name = ?", [name]).fetchone()
         return int(row[0]) if row else 0
 
     def set_inbox_cursor(self, name: str, last_id: int) -> None:
@@ -205,13 +201,9 @@ class InboxStore(Area):
     def misunderstood_after(self, last_id: int, limit: int = 500) -> List[Dict[str, Any]]:
         """Agents' "bot misunderstood" marks after id `last_id`, oldest first."""
         return list(
-            self.db["misunderstood"].rows_where(
-                "id > ?", [last_id], order_by="id", limit=limit
-            )
+            self.db["misunderstood"].rows_where("id > ?", [last_id], order_by="id", limit=limit)
         )
 
     def unhelpful_feedback_after(self, last_id: int, limit: int = 500) -> List[Dict[str, Any]]:
-        """"Was this helpful?" answers after id `last_id`, oldest first (yes and no)."""
-        return list(
-            self.db["feedback"].rows_where("id > ?", [last_id], order_by="id", limit=limit)
-        )
+        """Answers to "was this helpful?" after id `last_id`, oldest first (yes and no)."""
+        return list(self.db["feedback"].rows_where("id > ?", [last_id], order_by="id", limit=limit))

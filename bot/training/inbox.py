@@ -125,9 +125,7 @@ def ranking(parse: Mapping[str, Any]) -> List[Tuple[str, float]]:
     return sorted(found, key=lambda pair: -pair[1])
 
 
-def unsure_reason(
-    parse: Mapping[str, Any], threshold: float, ambiguity: float
-) -> str | None:
+def unsure_reason(parse: Mapping[str, Any], threshold: float, ambiguity: float) -> str | None:
     """Why a parsed message is unsure ("confidence 0.41 < 0.50", ...), or None."""
     if parse.get("out_of_domain"):
         return None
@@ -184,14 +182,25 @@ def scrub_message(
     return clean, sorted(kept, key=lambda e: e["start"])
 
 
+def _unmarked(text: str) -> str:
+    """Customer text that Rasa cannot read as entity markup: brackets become parentheses."""
+    return text.replace("[", "(").replace("]", ")")
+
+
 def annotated(text: str, entities: Sequence[Mapping[str, Any]], known: Sequence[str]) -> str:
-    """`text` with `entities` (of the domain's `known` entities) in Rasa's markup."""
+    """`text` with `entities` (of the domain's `known` entities) in Rasa's markup.
+
+    The customer's own square brackets become parentheses, so that "[see](this)"
+    typed by a customer never reads as an annotation of an entity "this".
+    """
     out, at = [], 0
     for entity in sorted(entities, key=lambda e: e["start"]):
         if entity["entity"] not in known or entity["start"] < at:
             continue
         span = text[entity["start"] : entity["end"]]
-        out.append(text[at : entity["start"]])
+        if "[" in span or "]" in span:
+            continue
+        out.append(_unmarked(text[at : entity["start"]]))
         if str(entity.get("value", span)) == span:
             out.append(f"[{span}]({entity['entity']})")
         else:
@@ -200,7 +209,7 @@ def annotated(text: str, entities: Sequence[Mapping[str, Any]], known: Sequence[
             )
             out.append(f"[{span}]{label}")
         at = entity["end"]
-    out.append(text[at:])
+    out.append(_unmarked(text[at:]))
     return "".join(out)
 
 
@@ -304,9 +313,10 @@ class Broker:
     def user_event(self, sender_id: str, event_time: float) -> Dict[str, Any] | None:
         """The customer message of a conversation at `event_time`, or None."""
         for event in self.conversation(sender_id):
-            if event.get("event") == "user" and abs(
-                float(event.get("timestamp") or 0) - event_time
-            ) < 1e-6:
+            if (
+                event.get("event") == "user"
+                and abs(float(event.get("timestamp") or 0) - event_time) < 1e-6
+            ):
                 return event
         return None
 
@@ -651,11 +661,11 @@ def resolve(
                 f"intent name {name!r}: 3-48 lower-case letters, digits and '_', starting"
                 " with a letter"
             )
-        problems = [
-            p
-            for p in name_problems(root, name, read_domain(root), project_examples(root))
-            if "already exists" not in p or "intent" in p
-        ]
+        # The checks `crisisdesk intents add` makes of the name, so that a proposal
+        # it would refuse is refused now (an existing intent: assign instead).
+        problems = name_problems(root, name, read_domain(root), project_examples(root))
+        if name in assignable_intents(root):
+            problems.append(f"assign the message(s) to the existing intent {name!r} instead")
         if problems:
             raise Refused("; ".join(problems))
         for item in fresh:
