@@ -22,6 +22,7 @@ from bot.publishing import publish_fact
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
 from bot.training import intents as training_intents
+from bot.training import models as training_models
 
 DEMO_FACTS = PROJECT_ROOT / "data/facts/demo.csv"
 DEMO_FAQ = PROJECT_ROOT / "data/facts/faq.csv"
@@ -639,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="load the demo facts and FAQ into an empty database"
     )
     training_intents.add_commands(groups, command)
+    training_models.add_commands(groups, command)
     return parser
 
 

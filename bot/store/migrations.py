@@ -601,6 +601,28 @@ def _0015_inbox(db: sqlite_utils.Database) -> None:
         "create table inbox_cursors (name text primary key, last_id integer not null)"
     )
 
+
+def _0016_models(db: sqlite_utils.Database) -> None:
+    """Promoted models and their evaluation reports (bot/store/models.py).
+
+    `report` is the gate's JSON report; `forced` 1 when an admin promoted past a
+    refusing gate; `rolled_back_at` stays null while the promotion is live.
+    """
+    db.execute(
+        "create table model_promotions ("
+        " id integer primary key,"
+        " model_file text not null,"
+        " previous_file text not null default '',"
+        " promoted_by text not null,"
+        " forced integer not null default 0,"
+        " verdict text not null,"
+        " report text not null,"
+        " promoted_at text not null,"
+        " rolled_back_at text,"
+        " rolled_back_by text)"
+    )
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -617,6 +639,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0013_training_changes", _0013_training_changes),
     ("0014_tracker_appends", _0014_tracker_appends),
     ("0015_inbox", _0015_inbox),
+    ("0016_models", _0016_models),
 ]
 
 
