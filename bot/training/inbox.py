@@ -85,8 +85,12 @@ OUT_OF_SCOPE = "out_of_scope"
 YES_NO = frozenset({"affirm", "deny"})
 # Intents a message can never be assigned to (no training data of their own).
 NOT_ASSIGNABLE = frozenset({FALLBACK_INTENT, "rate_handoff", "EXTERNAL_handoff_closed"})
-# Cosine of sentence vectors at which a message joins a group (a suggestion the
-# trainer still ticks message by message, never an automatic assignment).
+# Cosine of sentence vectors at which a message joins a group: a suggestion the
+# trainer still ticks, never an automatic assignment. Measured on the 2,126
+# training examples by scripts/inbox_groups.py: of the pairs at 0.70 or more, 80 %
+# are of the same intent (0.60: 70 %, 0.80: 88 %), and 23 % of the examples have a
+# same-intent partner there (0.80: 11 %). 0.70 also groups a Turkish message with
+# its English translation (0.70-0.72 in the tests' examples).
 GROUP_THRESHOLD = 0.70
 BATCH = 500
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
