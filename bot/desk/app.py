@@ -44,6 +44,7 @@ AREAS = (
     "bot.desk.chat",
     "bot.desk.dashboard",
     "bot.desk.training",
+    "bot.desk.models",
 )
 
 # Where each role lands after login ("/").
