@@ -39,7 +39,9 @@ from bot.config import PROJECT_ROOT
 from bot.desk.auth import current_user, route
 from bot.desk.chat import enqueue_for_visitor
 from bot.desk.history import NOT_YET, agent_reply_event, appended_ids, owed_events, tracker_appender
+from bot.desk.queue import CHANNEL_NAMES
 from bot.desk.web import audit, render, store
+from bot.language import LANGUAGE_NAMES
 from bot.outbox import Outbox
 from bot.privacy import mask
 from bot.rasa_api import RasaClient, RasaUnavailable
@@ -347,6 +349,8 @@ async def _context(request: Request, handoff: Dict[str, Any]) -> Dict[str, Any]:
     templates = whatsapp_templates(request.app)
     return {
         "handoff": handoff,
+        "channel_names": CHANNEL_NAMES,
+        "language_names": LANGUAGE_NAMES,
         "lines": transcript_with_owed(events, owed),
         "rasa_error": rasa_error,
         "replies": replies,
