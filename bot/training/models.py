@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -308,11 +309,36 @@ def load_ood(root: Path) -> List[Dict[str, str]]:
     return messages
 
 
-async def _predictions(model: Path, texts: List[str]) -> Tuple[List[str], List[str]]:
-    """(predicted intents, the model's intents) of a model file for `texts`."""
+def _cache_key(model: Path, texts: List[str]) -> str:
+    digest = hashlib.sha256("\n".join(texts).encode("utf-8"))
+    stat = model.stat()
+    digest.update(f"|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+async def _parse(model: Path, texts: List[str]) -> Tuple[List[str], List[str]]:
     agent = scoring.load_agent(model)
     parsed = await scoring.parse_all(agent, texts)
     return [intent for intent, _ in parsed], list(agent.domain.intents)
+
+
+def predictions(model: Path, texts: List[str]) -> Tuple[List[str], List[str]]:
+    """(predicted intents, the model's intents) of a model file for `texts`.
+
+    Kept beside the model (NAME.predictions.json) for the same file and texts, so
+    the live model is parsed once for every candidate compared with it.
+    """
+    cache = model.with_name(_model_name(model) + ".predictions.json")
+    key = _cache_key(model, texts)
+    if cache.is_file():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved.get("key") == key:
+            return saved["predicted"], saved["intents"]
+    predicted, intents = asyncio.run(_parse(model, texts))
+    cache.write_text(
+        json.dumps({"key": key, "predicted": predicted, "intents": intents}), encoding="utf-8"
+    )
+    return predicted, intents
 
 
 def compare(
@@ -443,9 +469,9 @@ def evaluate(
     texts = [text for text, _, _ in examples] + [m["text"] for m in ood_messages]
     started = time.monotonic()
     progress(Progress(0.05, f"parsing {len(texts)} messages with the live model {live.name}"))
-    old_pred, old_intents = asyncio.run(_predictions(live, texts))
+    old_pred, old_intents = predictions(live, texts)
     progress(Progress(0.5, f"parsing {len(texts)} messages with the candidate {candidate.name}"))
-    new_pred, new_intents = asyncio.run(_predictions(candidate, texts))
+    new_pred, new_intents = predictions(candidate, texts)
     n = len(examples)
     comparison = compare(
         examples,
@@ -569,7 +595,7 @@ def promote(
         target.parent.mkdir(parents=True, exist_ok=True)
         progress(Progress(0.9, f"loading {target.name} into the Rasa server"))
         shutil.move(str(candidate), target)
-        for extra in (".train.json", REPORT_SUFFIX):
+        for extra in (".train.json", REPORT_SUFFIX, ".predictions.json"):
             side = candidate.with_name(_model_name(candidate) + extra)
             if side.is_file():
                 shutil.move(str(side), target.with_name(side.name))
