@@ -31,6 +31,28 @@ from bot.config import PROJECT_ROOT, Settings, read_env_file
 MIN_TOKEN_LENGTH = 32
 MODEL = "models/crisisdesk.tar.gz"
 
+
+def live_model(cfg: Settings) -> str:
+    """The model Rasa starts with: the live promotion's file, else MODEL.
+
+    A model a trainer promoted (`crisisdesk model promote`, or the desk) stays live
+    across restarts: the newest promotion not rolled back, when its file is still
+    there. Without one (or without a store yet) it is `make train`'s MODEL.
+    """
+    path = Path(cfg.db_path)
+    if not path.is_file():
+        return MODEL
+    from bot.store import Store
+
+    store = Store.open(path)
+    try:
+        row = store.live_promotion()
+    finally:
+        store.close()
+    if row and Path(row["model_file"]).is_file():
+        return str(row["model_file"])
+    return MODEL
+
 HOW_TO_FIX = (
     "To fix it, put a long random value in .env, e.g. the output of\n"
     "  .venv/bin/python -c 'import secrets; print(secrets.token_hex(24))'\n"
@@ -91,7 +113,7 @@ def rasa_argv(cfg: Settings, extra: Sequence[str] = ()) -> List[str]:
         "--port",
         str(cfg.rasa_port),
         "--model",
-        MODEL,
+        live_model(cfg),
         "--endpoints",
         "endpoints.yml",
         "--credentials",
@@ -117,7 +139,8 @@ def actions_argv(cfg: Settings, extra: Sequence[str] = ()) -> List[str]:
 def shell_argv(cfg: Settings, extra: Sequence[str] = ()) -> List[str]:
     """`rasa shell` (no HTTP API, so no token needed)."""
     port = ["--port", str(cfg.rasa_port)]  # rasa shell runs its own server there
-    return ["rasa", "shell", *port, "--model", MODEL, "--endpoints", "endpoints.yml", *extra]
+    model = live_model(cfg)
+    return ["rasa", "shell", *port, "--model", model, "--endpoints", "endpoints.yml", *extra]
 
 
 def banner(cfg: Settings) -> str:
@@ -131,6 +154,7 @@ def banner(cfg: Settings) -> str:
             f"  Rasa HTTP API:    http://localhost:{cfg.rasa_port} (JWT signed with RASA_TOKEN,"
             " see README)",
             f"  action server:    http://localhost:{cfg.actions_port}",
+            f"  model:            {live_model(cfg)}",
             f"  the desk:         http://localhost:{cfg.desk_port} (agents, editors, admins;"
             " sign in at /login)",
             "  channels (WhatsApp and Telegram are on when their settings are in .env):",

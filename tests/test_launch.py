@@ -200,3 +200,32 @@ def test_token_is_in_no_command_line_and_only_jwts_open_the_api(tmp_path):
         assert bot.tracker("nobody-yet")["sender_id"] == "nobody-yet"
     for log in ("rasa.log", "actions.log"):
         assert bot.token not in (tmp_path / log).read_text()
+
+
+def test_rasa_starts_with_the_live_promoted_model_and_falls_back_after_a_rollback(tmp_path):
+    """A promoted model stays live when the servers restart; rolled back or gone, MODEL."""
+    from bot.store import Store
+
+    db = tmp_path / "crisisdesk.db"
+    cfg = Settings.from_env({"CRISISDESK_DB": str(db), "RASA_TOKEN": GOOD})
+    assert launch.live_model(cfg) == launch.MODEL  # no store yet
+    promoted = tmp_path / "candidate-20261203-0700.tar.gz"
+    promoted.write_bytes(b"a model")
+    store = Store.open(db)
+    promotion = store.record_promotion(
+        model_file=str(promoted),
+        previous_file=launch.MODEL,
+        promoted_by="ada",
+        verdict="passed",
+        report={"gate": {"passed": True}},
+    )
+    argv = launch.rasa_argv(cfg)
+    assert argv[argv.index("--model") + 1] == str(promoted)
+    assert launch.shell_argv(cfg)[launch.shell_argv(cfg).index("--model") + 1] == str(promoted)
+    assert f"model:            {promoted}" in launch.banner(cfg)
+    promoted.unlink()  # the file is gone: start with what `make train` built
+    assert launch.live_model(cfg) == launch.MODEL
+    promoted.write_bytes(b"a model")
+    store.mark_rolled_back(promotion, "ada")
+    store.close()
+    assert launch.live_model(cfg) == launch.MODEL
