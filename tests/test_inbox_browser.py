@@ -15,7 +15,11 @@ from typing import Iterator
 
 import pytest
 
+from bot.config import Settings
+from bot.desk.app import create_app
 from bot.desk.auth import hash_password
+from bot.desk.live import LiveFeed
+from bot.store import Store
 from bot.training.intents import PROJECT_ENV
 from tests.fake_twilio import WhatsAppCustomer
 
@@ -33,7 +37,8 @@ from tests.browser import (  # noqa: E402
     text_in,
     until,
 )
-from tests.servers import ROOT  # noqa: E402
+from tests.servers import ROOT, serving_desk  # noqa: E402
+from tests.test_training_inbox import FakeBroker  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -129,3 +134,44 @@ def test_trainer_assigns_an_unsure_whatsapp_message(system, browser, project):
     assert f"    - {SCRUBBED}\n" in (project / example["path"]).read_text("utf-8")
     assert not any(PHONE in text for text in written.values())
     assert {p.name: p.read_text("utf-8") for p in (ROOT / "data/nlu").glob("*.yml")} == real_nlu
+
+
+def test_trainer_assigns_a_group_of_similar_messages_at_once(browser, project, tmp_path):
+    """Story: similar messages from several customers arrive; the trainer ticks their
+    group with its one box and assigns them all to an intent in one step. (The desk
+    alone, on a file shaped like Rasa's event broker: the live model is not needed.)"""
+    broker = FakeBroker(tmp_path / "rasa_events.db")
+    texts = [  # sentence-encoder cosines 0.77-0.85, none a near-duplicate of another
+        "kuzey kart puanlarımı nerede harcayabilirim",
+        "biriktirdiğim kuzey kart puanlarını nasıl kullanırım",
+        "kuzey kart puanlarımı nasıl harcarım",  # the newest: the group's first
+    ]
+    for n, text in enumerate(texts):
+        broker.user(f"whatsapp:+9053211100{n}", text, [("question", 0.45), ("complaint", 0.40)])
+    broker.user(
+        "telegram:5", "faturamda fazladan ücret var", [("complaint", 0.49), ("question", 0.45)]
+    )
+    broker.conn.close()
+    db = tmp_path / "crisisdesk.db"
+    store = Store.open(db)
+    store.create_user("tina", "trainer", hash_password(PASSWORD), must_change=False)
+    store.close()
+    settings = Settings.from_env({"CRISISDESK_DB": str(db)})
+    app = create_app(settings)
+    app.state.live = LiveFeed(settings.db_path, broker.path, poll_seconds=0.05)
+    with serving_desk(app) as base:
+        log_in(browser, base, "tina")
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-select-group]"))
+        group = browser.find_element(By.CSS_SELECTOR, "[data-group-size='3']")
+        group.find_element(By.CSS_SELECTOR, "[data-select-group]").click()
+        ticked = browser.find_elements(By.CSS_SELECTOR, "input[name=selected]:checked")
+        assert len(ticked) == 3
+        browser.find_element(By.ID, "bulk-intent").send_keys("question")
+        browser.find_element(By.CSS_SELECTOR, "button[value='assign:selected']").click()
+        until(browser, text_in(browser, "[data-inbox-notice]", "3 message(s) assigned to question"))
+        left = browser.find_elements(By.CSS_SELECTOR, "article.inbox-item")
+        assert [e.find_element(By.CSS_SELECTOR, ".text").text for e in left] == [
+            "“faturamda fazladan ücret var”"
+        ]
+    written = (project / "data/nlu/question.yml").read_text("utf-8")
+    assert all(f"    - {text}\n" in written for text in texts)
