@@ -52,7 +52,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +61,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import yaml
 
 from bot.config import PROJECT_ROOT
+from bot.store.rasa_events import BATCH, RasaEvents
 from bot.training import changes
 from bot.training.intents import (
     LANGUAGES,
@@ -92,7 +92,6 @@ NOT_ASSIGNABLE = frozenset({FALLBACK_INTENT, "rate_handoff", "EXTERNAL_handoff_c
 # same-intent partner there (0.80: 11 %). 0.70 also groups a Turkish message with
 # its English translation (0.70-0.72 in the tests' examples).
 GROUP_THRESHOLD = 0.70
-BATCH = 500
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 
 
@@ -256,78 +255,7 @@ def _typed(event: Mapping[str, Any]) -> bool:
     return bool(text) and not text.startswith("/")
 
 
-class Broker:
-    """Read-only access to Rasa's SQL event broker file (table `events`)."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
-
-    def _query(self, sql: str, args: Sequence[Any]) -> List[Tuple[Any, ...]]:
-        if self.path is None or not self.path.is_file():
-            return []
-        if self._conn is None:
-            self._conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=False
-            )
-        try:
-            return self._conn.execute(sql, list(args)).fetchall()
-        except sqlite3.OperationalError as problem:  # no table yet, or busy
-            logger.debug("event broker not readable yet: %s", problem)
-            return []
-
-    def after(self, last_id: int, limit: int = BATCH) -> List[Tuple[int, str, Dict[str, Any]]]:
-        """(id, sender id, event) of the user events after `last_id`, oldest first.
-
-        The last id of the batch is returned with an empty event when no user event
-        is in it, so the caller moves past other events.
-        """
-        rows = self._query(
-            "select id, sender_id, data from events where id > ? order by id limit ?",
-            [last_id, limit],
-        )
-        found = []
-        for row_id, sender_id, data in rows:
-            try:
-                event = json.loads(data or "{}")
-            except ValueError:
-                event = {}
-            found.append((int(row_id), sender_id or "", event))
-        return found
-
-    def top(self) -> int:
-        """The highest event id (0 when none)."""
-        rows = self._query("select coalesce(max(id), 0) from events", [])
-        return int(rows[0][0]) if rows else 0
-
-    def conversation(self, sender_id: str, limit: int = 2000) -> List[Dict[str, Any]]:
-        """A conversation's events, oldest first (the last `limit`)."""
-        rows = self._query(
-            "select data from events where sender_id = ? order by id desc limit ?",
-            [sender_id, limit],
-        )
-        found = []
-        for (data,) in reversed(rows):
-            try:
-                found.append(json.loads(data or "{}"))
-            except ValueError:
-                continue
-        return found
-
-    def user_event(self, sender_id: str, event_time: float) -> Dict[str, Any] | None:
-        """The customer message of a conversation at `event_time`, or None."""
-        for event in self.conversation(sender_id):
-            if (
-                event.get("event") == "user"
-                and abs(float(event.get("timestamp") or 0) - event_time) < 1e-6
-            ):
-                return event
-        return None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+Broker = RasaEvents  # the inbox's name for it (bot/store/rasa_events.py)
 
 
 def answered_by_feedback(events: Sequence[Mapping[str, Any]], until: float) -> Dict | None:
