@@ -84,10 +84,11 @@ $(BROWSER):
 	scripts/install-browser
 
 
-bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst; desk handoff and queue
+bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst; desk handoff and queue; a new intent to live
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_channels.py
 	$(PY) scripts/bench_desk.py
+	$(PY) scripts/bench_training.py
 
 screenshots: $(INSTALLED) $(SPACY) $(BROWSER) $(MODEL) ## the README's desk screenshots, from the running system
 	$(PY) scripts/screenshots.py
