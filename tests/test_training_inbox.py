@@ -651,3 +651,21 @@ def test_collects_what_the_real_rasa_server_was_unsure_of(demo_bot, tmp_path):
     assert item["intent"] and item["confidence"] is not None and item["runner_up"]
     assert item["language"] == "tr" and item["channel"] == "rest"
     assert item["sources"] == ["unsure"]
+
+
+def test_many_refusals_are_counted_not_all_named(desk, store, broker, project):
+    examples = [t for _, t in nlu_examples(project, "request_human")][:12]
+    ids = [_item(store, broker, inbox.plain(t), sender=f"rest:{n}") for n, t in enumerate(examples)]
+    client = desk.login("tina")
+    answer = client.post(
+        "/training/inbox/resolve",
+        data={
+            "csrf_token": desk.csrf(client),
+            "do": "assign:selected",
+            "selected": [str(i) for i in ids],
+            "bulk_intent": "complaint",
+        },
+    )
+    page = client.get(answer.headers["location"]).text
+    assert page.count("Message ") == 10 and "And 2 more refused." in page
+    assert all(i["status"] == "new" for i in store.list_inbox_items())

@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 SHOWN = 200  # new items on the page (newest first); the count says how many in all
 CONVERSATION_EVENTS = 400  # the last events of a conversation shown around an item
 MAX_IDS = 500  # items one bulk resolution takes
+REFUSALS_SHOWN = 10  # refusals named after a resolution (the rest are counted)
 ACTIONS = ("confirm", "assign", "new", "discard")
 SOURCE_LABELS = {
     "unsure": "bot unsure",
@@ -236,10 +237,11 @@ def _summary(action: str, intent: str, outcome: review.Outcome) -> tuple[str, st
         if outcome.already:
             notice += f"; {len(outcome.already)} already in the training data"
         notice += "."
-    problem = " ".join(
-        f"Message {item_id}: {why}." for item_id, why in sorted(outcome.refused.items())
-    )
-    return notice, problem
+    refused = [f"Message {i}: {why}." for i, why in sorted(outcome.refused.items())]
+    shown_ones = refused[:REFUSALS_SHOWN]
+    if len(refused) > REFUSALS_SHOWN:  # the page's address carries them: keep it short
+        shown_ones.append(f"And {len(refused) - REFUSALS_SHOWN} more refused.")
+    return notice, " ".join(shown_ones)
 
 
 def _back(source: str, notice: str = "", problem: str = "") -> RedirectResponse:
