@@ -70,7 +70,15 @@ class RasaClient:
         self.token = token
         self.timeout = timeout
 
-    def _request(self, method: str, path: str, shown: str, body: Any = None, **params: str) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        shown: str,
+        body: Any = None,
+        timeout: float | None = None,
+        **params: str,
+    ) -> Any:
         """Sends one request to `path`; `shown` is the path as error texts may print it."""
         where = safe_base_url(self.base_url)
         try:
@@ -80,7 +88,7 @@ class RasaClient:
                 json=body,
                 params=params,
                 headers=auth_headers(self.token),
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
             )
         except requests.RequestException as problem:
             raise RasaUnavailable(f"cannot reach Rasa at {where}: {_reason(problem)}") from None
@@ -155,11 +163,9 @@ class RasaClient:
         Rasa's `PUT /model` loads the whole model before it answers, which takes
         longer than other calls (`timeout`); the old model serves until then.
         """
-        saved, self.timeout = self.timeout, max(self.timeout, timeout)
-        try:
-            self._request("PUT", "/model", "/model", {"model_file": model_file})
-        finally:
-            self.timeout = saved
+        self._request(
+            "PUT", "/model", "/model", {"model_file": model_file}, max(self.timeout, timeout)
+        )
 
     def resume(self, conversation_id: str) -> List[Dict[str, Any]]:
         """Resumes a paused conversation; the bot thanks the customer and asks for a rating.
