@@ -68,6 +68,18 @@ def demo_bot(demo_workdir: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def small_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/config_small.yml's model of the unchanged data, trained once per session.
+
+    The model lifecycle's and the desk's trainer tests each copy it in as their
+    project copy's live model (tests/projects.py) instead of training their own.
+    """
+    from tests.projects import train_baseline
+
+    return train_baseline(tmp_path_factory.mktemp("small-baseline"))
+
+
+@pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:
     """The real domain, as the action server receives it."""
     return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))

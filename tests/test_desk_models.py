@@ -8,7 +8,6 @@ promotes it into a real Rasa server, and rolls it back.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -21,8 +20,9 @@ from bot.training import intents as intent_files
 from bot.training import models as lifecycle
 from tests.conftest import ROOT
 from tests.desk_client import Desk
+from tests.projects import copy_project, install_baseline
 from tests.servers import running_bot, wait_for
-from tests.test_training_models import DONATION, INTENT, RESPONSE_EN, RESPONSE_TR, copy_project
+from tests.test_training_models import DONATION, INTENT, RESPONSE_EN, RESPONSE_TR
 
 SMALL = ROOT / "tests/config_small.yml"
 
@@ -196,14 +196,11 @@ def test_only_an_admin_may_promote_past_the_gate(desk):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple]:
-    """A project copy whose baseline is trained with the small config, live in Rasa."""
+def served(tmp_path_factory, small_baseline) -> Iterator[tuple]:
+    """A project copy whose live model is the small config's baseline, served by Rasa."""
     base = tmp_path_factory.mktemp("desk-models")
     root = copy_project(base / "project")
-    baseline = lifecycle.train(root, SMALL, name="baseline")["model"]
-    live = root / lifecycle.DEFAULT_LIVE
-    live.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(baseline, live)
+    live = install_baseline(small_baseline, root)
     with running_bot(base / "servers", live) as bot:
         yield root, bot
 

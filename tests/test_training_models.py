@@ -9,7 +9,6 @@ the copy's baseline model: the real data/ and models/ are never touched.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from bot.rasa_api import RasaClient
 from bot.store import Store
 from bot.training import models
 from tests.conftest import ROOT
+from tests.projects import copy_project, install_baseline
 from tests.servers import running_bot
 
 SMALL = str(ROOT / "tests/config_small.yml")
@@ -69,31 +69,6 @@ RESPONSE_EN = (
 HARMED = "goodbye"
 
 
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True)
-
-
-def copy_project(target: Path) -> Path:
-    """A git work tree at `target` with a copy of what training and the gate read."""
-    for folder in ("data", "heldout"):
-        shutil.copytree(ROOT / folder, target / folder)
-    for name in (
-        "domain.yml",
-        "config.yml",
-        "tests/nlu_heldout.yml",
-        *models.OOD_SETS,
-        "scripts/validate.py",
-    ):
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target / name)
-    _git(target, "init", "-q")
-    _git(target, "config", "user.name", "Test Committer")
-    _git(target, "config", "user.email", "committer@example.invalid")
-    _git(target, "add", "-A")
-    _git(target, "commit", "-q", "-m", "copy of the project")
-    return target
-
-
 class Lifecycle:
     """The copy, its database, and the running Rasa server."""
 
@@ -118,7 +93,7 @@ class Lifecycle:
 
 
 @pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory, monkeypatch_module) -> Iterator[Lifecycle]:
+def lifecycle(tmp_path_factory, monkeypatch_module, small_baseline) -> Iterator[Lifecycle]:
     """A project copy with a baseline model trained by the small config, live in Rasa."""
     base = tmp_path_factory.mktemp("lifecycle")
     root = copy_project(base / "project")
@@ -127,9 +102,7 @@ def lifecycle(tmp_path_factory, monkeypatch_module) -> Iterator[Lifecycle]:
     store.create_user("ada", "admin", "ada-admin-password-1")
     store.create_user("eda", "trainer", "eda-trainer-password-1")
     store.close()
-    baseline = models.train(root, Path(SMALL), name="baseline")["model"]
-    live = root / models.DEFAULT_LIVE
-    shutil.move(baseline, live)
+    live = install_baseline(small_baseline, root)
     with running_bot(base / "servers", live) as bot:
         monkeypatch_module.setenv("RASA_TOKEN", bot.token)
         yield Lifecycle(root, db, bot)
