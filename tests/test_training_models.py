@@ -17,6 +17,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+import bot.config as bot_config
 from bot.cli import main
 from bot.rasa_api import RasaClient
 from bot.store import Store
@@ -105,6 +106,9 @@ def lifecycle(tmp_path_factory, monkeypatch_module, small_baseline) -> Iterator[
     live = install_baseline(small_baseline, root)
     with running_bot(base / "servers", live) as bot:
         monkeypatch_module.setenv("RASA_TOKEN", bot.token)
+        # The CLI reads the process-wide settings (bot.config.settings), which an
+        # earlier test of the session may have read with another token: read again.
+        monkeypatch_module.setattr(bot_config, "_settings", None)
         yield Lifecycle(root, db, bot)
 
 
