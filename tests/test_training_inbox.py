@@ -11,7 +11,6 @@ test that reads what a real Rasa server wrote.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -24,6 +23,7 @@ from bot.store import Store
 from bot.training import inbox
 from tests.conftest import ROOT
 from tests.desk_client import Desk
+from tests.projects import copy_project
 
 THRESHOLD, AMBIGUITY = inbox.fallback_thresholds(ROOT / "config.yml")
 
@@ -37,17 +37,7 @@ def _git(root: Path, *args: str) -> str:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A git work tree holding a copy of the project's training data, domain and config."""
-    target = tmp_path / "project"
-    for folder in ("data", "heldout"):
-        shutil.copytree(ROOT / folder, target / folder)
-    for name in ("domain.yml", "config.yml"):
-        shutil.copy2(ROOT / name, target / name)
-    _git(target, "init", "-q")
-    _git(target, "config", "user.name", "Test Committer")
-    _git(target, "config", "user.email", "committer@example.invalid")
-    _git(target, "add", "-A")
-    _git(target, "commit", "-q", "-m", "copy of the project")
-    return target
+    return copy_project(tmp_path / "project")
 
 
 class FakeBroker:
