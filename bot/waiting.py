@@ -30,6 +30,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import clock as crisis_clock
 from bot.channels.common import DomainResponses
 from bot.language import LANGUAGE_NAMES
 from bot.outbox import PermanentFailure, TemporaryFailure
@@ -247,7 +248,7 @@ class WaitingSweep:
         staff_recipient: str = "",
         desk_url: str = "",
         responses: DomainResponses | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = crisis_clock.now,
         interval: float = SWEEP_SECONDS,
     ) -> None:
         self.store = store

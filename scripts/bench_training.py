@@ -40,8 +40,8 @@ from bot.cli import main as crisisdesk  # noqa: E402
 from bot.rasa_api import RasaClient  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.training import models  # noqa: E402
-from tests.servers import running_bot, wait_for  # noqa: E402
 from tests.projects import copy_project  # noqa: E402
+from tests.servers import running_bot, wait_for  # noqa: E402
 
 WORK = ROOT / "var/bench/training"
 INTENT = "donation_request"

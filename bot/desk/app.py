@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, List
 
 from starlette.applications import Starlette
@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 
+from bot import clock as crisis_clock
 from bot.config import Settings
 from bot.config import settings as default_settings
 from bot.desk.auth import ANY_ROLE, PUBLIC, DeskGuard, current_user, mount, route
@@ -112,5 +113,5 @@ def create_app(
     app.state.settings = cfg
     app.state.store = async_store
     app.state.templates = make_templates()
-    app.state.clock = clock or (lambda: datetime.now(timezone.utc))
+    app.state.clock = clock or crisis_clock.now
     return app
