@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Dict, Iterator
 
 from bot.config import Settings
 from bot.desk.app import create_app
@@ -53,8 +53,11 @@ class System:
 
 
 @contextmanager
-def running_system(workdir: Path) -> Iterator[System]:
-    """Rasa + actions + fake Twilio + the desk, with agent `ayse` and editor `eda`."""
+def running_system(workdir: Path, extra_env: Dict[str, str] | None = None) -> Iterator[System]:
+    """Rasa + actions + fake Twilio + the desk, with agent `ayse` and editor `eda`.
+
+    `extra_env` is added to the servers' environment and the desk's settings.
+    """
     db_path = workdir / "crisisdesk.db"
     store = Store.open(db_path)
     import_facts(store, ROOT / "data/facts/demo.csv")
@@ -65,7 +68,7 @@ def running_system(workdir: Path) -> Iterator[System]:
     credentials = workdir / "credentials.yml"
     credentials.write_text(CREDENTIALS, encoding="utf-8")
     with FakeTwilio() as fake:
-        env = channel_env(fake)
+        env = {**channel_env(fake), **(extra_env or {})}
         with running_bot(
             workdir, ROOT / "models/crisisdesk.tar.gz", extra_env=env, credentials=credentials
         ) as bot:
