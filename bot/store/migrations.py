@@ -623,6 +623,80 @@ def _0016_models(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0017_incidents(db: sqlite_utils.Database) -> None:
+    """Incidents, their versioned official statements, and who saw which (bot/store/incidents.py).
+
+    `incidents.keywords` is a JSON list, `examples` JSON {"tr": [...], "en": [...]};
+    `revision` grows with every change of keywords, examples or status, so the
+    topic detector re-encodes an incident's examples only then. A statement
+    version is 'draft' until a second editor approves it ('live'; the version it
+    replaces becomes 'superseded') or it is 'rejected'. `incident_conversations`:
+    every conversation with a message on an incident's topic (first and last time,
+    count). `incident_statement_views`: which conversation was shown which
+    statement version, once each. `handoffs.incident_id` tags a handoff opened for
+    a conversation on an active incident's topic.
+    """
+    db.execute(
+        "create table incidents ("
+        " id integer primary key,"
+        " name text not null,"
+        " severity text not null,"
+        " keywords text not null default '[]',"
+        " examples text not null default '{}',"
+        " status text not null default 'active',"
+        " started_at text not null,"
+        " closed_at text,"
+        " opened_by text not null,"
+        " closed_by text,"
+        " revision integer not null default 1,"
+        " created_at text not null,"
+        " updated_at text not null)"
+    )
+    db.execute("create index idx_incidents_status on incidents (status)")
+    db.execute(
+        "create table incident_statements ("
+        " id integer primary key,"
+        " incident_id integer not null references incidents (id),"
+        " version integer not null,"
+        " text_tr text not null,"
+        " text_en text not null,"
+        " written_by text not null,"
+        " written_at text not null,"
+        " approved_by text,"
+        " approved_at text,"
+        " live_at text,"
+        " superseded_at text,"
+        " rejected_by text,"
+        " rejected_at text,"
+        " status text not null default 'draft',"
+        " unique (incident_id, version))"
+    )
+    db.execute(
+        "create index idx_incident_statements_status on incident_statements (incident_id, status)"
+    )
+    db.execute(
+        "create table incident_conversations ("
+        " incident_id integer not null references incidents (id),"
+        " sender_id text not null,"
+        " channel text,"
+        " language text,"
+        " first_at text not null,"
+        " last_at text not null,"
+        " messages integer not null default 1,"
+        " primary key (incident_id, sender_id))"
+    )
+    db.execute(
+        "create table incident_statement_views ("
+        " statement_id integer not null references incident_statements (id),"
+        " sender_id text not null,"
+        " language text,"
+        " shown_at text not null,"
+        " primary key (statement_id, sender_id))"
+    )
+    db.execute("alter table handoffs add column incident_id integer references incidents (id)")
+    db.execute("create index idx_handoffs_incident on handoffs (incident_id)")
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -640,6 +714,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0014_tracker_appends", _0014_tracker_appends),
     ("0015_inbox", _0015_inbox),
     ("0016_models", _0016_models),
+    ("0017_incidents", _0017_incidents),
 ]
 
 
