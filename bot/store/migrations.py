@@ -697,6 +697,61 @@ def _0017_incidents(db: sqlite_utils.Database) -> None:
     db.execute("create index idx_handoffs_incident on handoffs (incident_id)")
 
 
+def _0018_message_log_alerts(db: sqlite_utils.Database) -> None:
+    """Early warning (bot/alerts.py, bot/message_log.py, bot/store/alerts.py).
+
+    `message_log`: one row per customer message read from Rasa's event broker
+    (`event_id` is the broker row's id: reading it again adds nothing), with the
+    NLU's intent, the incident or fact topic it is about (`topic` '' when none),
+    `at` on crisisdesk's clock, and for messages on no known topic their sentence
+    vector and the emerging-topic alert they were counted in. `alerts`: spikes
+    (per topic and intent) and emerging topics; one open (`closed_at` null) per
+    kind, topic and intent; `notified_at` once the staff chat has it.
+    """
+    db.execute(
+        "create table message_log ("
+        " id integer primary key,"
+        " event_id integer not null unique,"
+        " channel text not null default '',"
+        " sender_id text not null,"
+        " message_id text,"
+        " text text not null,"
+        " intent text,"
+        " confidence real,"
+        " language text,"
+        " incident_id integer,"
+        " topic text not null default '',"
+        " at text not null,"
+        " vector blob,"
+        " alert_id integer)"
+    )
+    db.execute("create index idx_message_log_at on message_log (at)")
+    db.execute("create index idx_message_log_topic on message_log (topic, intent, at)")
+    db.execute(
+        "create table alerts ("
+        " id integer primary key,"
+        " kind text not null,"
+        " topic text not null default '',"
+        " intent text not null default '',"
+        " incident_id integer,"
+        " window_minutes integer not null,"
+        " count integer not null,"
+        " baseline real not null default 0,"
+        " peak_count integer not null default 0,"
+        " examples text not null default '[]',"
+        " vector blob,"
+        " raised_at text not null,"
+        " updated_at text not null,"
+        " closed_at text,"
+        " notified_at text,"
+        " notify_status text,"
+        " notify_detail text,"
+        " acknowledged_by text,"
+        " acknowledged_at text)"
+    )
+    db.execute("create index idx_alerts_open on alerts (kind, topic, intent, closed_at)")
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -715,6 +770,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0015_inbox", _0015_inbox),
     ("0016_models", _0016_models),
     ("0017_incidents", _0017_incidents),
+    ("0018_message_log_alerts", _0018_message_log_alerts),
 ]
 
 
