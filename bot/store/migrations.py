@@ -745,6 +745,7 @@ def _0018_message_log_alerts(db: sqlite_utils.Database) -> None:
         " closed_at text,"
         " notified_at text,"
         " notify_status text,"
+        " notify_claimed_at text,"
         " notify_detail text,"
         " acknowledged_by text,"
         " acknowledged_at text)"
