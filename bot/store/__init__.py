@@ -15,6 +15,7 @@ from typing import List, Union
 import sqlite_utils
 
 from bot.store import migrations
+from bot.store.alerts import AlertStore
 from bot.store.base import NotFound, now
 from bot.store.cases import PRIORITY_ORDER, CaseStore, Ticket
 from bot.store.channels import DELIVERY_RANK, INBOUND_STATUSES, OUTGOING_STATUSES, ChannelStore
@@ -59,6 +60,7 @@ class Store(
     TrainingStore,
     ModelStore,
     InboxStore,
+    AlertStore,
 ):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
@@ -68,7 +70,8 @@ class Store(
     `desk` (notes, agents' replies, "bot misunderstood" marks), `training`
     (trainers' accepted changes to the training data), `models` (promoted models
     and their evaluation reports), `inbox` (the trainers' review inbox: messages
-    to review, the examples made of them).
+    to review, the examples made of them), `alerts` (early warning: the message
+    log read from Rasa's event broker, spike and emerging-topic alerts).
     All SQL of the project lives in these modules.
     """
 
