@@ -29,6 +29,7 @@ from bot.store.content import (
 )
 from bot.store.desk import DeskStore
 from bot.store.inbox import InboxStore
+from bot.store.incidents import IncidentStore
 from bot.store.models import ModelStore
 from bot.store.people import ROLES, PeopleStore
 from bot.store.training import TrainingStore
@@ -61,6 +62,7 @@ class Store(
     ModelStore,
     InboxStore,
     AlertStore,
+    IncidentStore,
 ):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
@@ -71,7 +73,9 @@ class Store(
     (trainers' accepted changes to the training data), `models` (promoted models
     and their evaluation reports), `inbox` (the trainers' review inbox: messages
     to review, the examples made of them), `alerts` (early warning: the message
-    log read from Rasa's event broker, spike and emerging-topic alerts).
+    log read from Rasa's event broker, spike and emerging-topic alerts),
+    `incidents` (incidents, their versioned statements approved by a second
+    person, the conversations on their topics).
     All SQL of the project lives in these modules.
     """
 

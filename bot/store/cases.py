@@ -155,11 +155,13 @@ class CaseStore(Area):
         kind: str | None = None,
         intents: Sequence[Dict[str, Any]] = (),
         actor: str = "bot",
+        incident_id: int | None = None,
     ) -> int:
         """Queues a conversation for a person (bot -> waiting); one active handoff each.
 
         A conversation that already has a waiting or assigned handoff keeps it; its id
-        is returned.
+        is returned. `incident_id`: the active incident whose topic the conversation
+        is on (the queue shows it).
         """
         assert priority in PRIORITY_ORDER
         kind = kind or handoff_kind(reason)
@@ -168,8 +170,8 @@ class CaseStore(Area):
         with self.db.conn:
             cursor = self.db.execute(
                 "insert into handoffs (sender_id, channel, reason, kind, priority, language,"
-                " ticket_number, last_messages, intents, status, created_at, updated_at)"
-                " select ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?"
+                " ticket_number, last_messages, intents, incident_id, status, created_at,"
+                " updated_at) select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?"
                 " where not exists (select 1 from handoffs where sender_id = ?"
                 " and status in ('waiting', 'assigned'))",
                 [
@@ -182,6 +184,7 @@ class CaseStore(Area):
                     ticket_number,
                     json.dumps(list(last_messages), ensure_ascii=False),
                     json.dumps(list(intents), ensure_ascii=False),
+                    incident_id,
                     at,
                     at,
                     sender_id,
@@ -238,8 +241,9 @@ class CaseStore(Area):
         rows = [
             _decoded(row)
             for row in self.db.query(
-                "select h.*, t.severity as ticket_severity from handoffs h"
-                " left join tickets t on t.number = h.ticket_number"
+                "select h.*, t.severity as ticket_severity, i.name as incident_name"
+                " from handoffs h left join tickets t on t.number = h.ticket_number"
+                " left join incidents i on i.id = h.incident_id"
                 " where h.status in ('waiting', 'assigned')"
             )
         ]
