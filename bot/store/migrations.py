@@ -753,6 +753,86 @@ def _0018_message_log_alerts(db: sqlite_utils.Database) -> None:
     db.execute("create index idx_alerts_open on alerts (kind, topic, intent, closed_at)")
 
 
+def _0019_campaigns(db: sqlite_utils.Database) -> None:
+    """Corrections and statement broadcasts (bot/corrections.py, bot/store/campaigns.py).
+
+    `fact_versions`: a fact's answer as it was published, numbered per fact; a new
+    version only when the verdict, the claims, the answers or the source change.
+    `fact_tellings`: who the bot itself told which version of a fact (a direct
+    answer), so that a later version reaches them as a correction.
+    `campaigns`: one per (fact, answer version) or per live statement (`key` says
+    which, unique: publishing again finds the same campaign). `deliveries`: one
+    per campaign and recipient (unique: nobody gets one version twice), following
+    its outbox row (`outbox_id`, the full message; `template_outbox_id`, the
+    WhatsApp template sent while the 24-hour window was closed).
+    """
+    db.execute(
+        "create table fact_versions ("
+        " id integer primary key,"
+        " fact_id text not null,"
+        " version integer not null,"
+        " digest text not null,"
+        " verdict text not null,"
+        " claim_tr text not null default '',"
+        " claim_en text not null default '',"
+        " answer_tr text not null default '',"
+        " answer_en text not null default '',"
+        " source_url text not null default '',"
+        " published_by text not null default '',"
+        " published_at text not null,"
+        " unique (fact_id, version))"
+    )
+    db.execute(
+        "create table fact_tellings ("
+        " id integer primary key,"
+        " fact_id text not null,"
+        " version integer not null,"
+        " channel text not null default '',"
+        " recipient text not null,"
+        " language text,"
+        " told_at text not null,"
+        " unique (fact_id, version, channel, recipient))"
+    )
+    db.execute("create index idx_fact_tellings_recipient on fact_tellings (channel, recipient)")
+    db.execute(
+        "create table campaigns ("
+        " id integer primary key,"
+        " key text not null unique,"
+        " kind text not null,"
+        " fact_id text,"
+        " fact_version integer,"
+        " incident_id integer,"
+        " statement_id integer,"
+        " created_by text not null,"
+        " created_at text not null)"
+    )
+    db.execute("create index idx_campaigns_fact on campaigns (fact_id)")
+    db.execute("create index idx_campaigns_incident on campaigns (incident_id)")
+    db.execute(
+        "create table deliveries ("
+        " id integer primary key,"
+        " campaign_id integer not null references campaigns (id),"
+        " channel text not null,"
+        " recipient text not null,"
+        " language text,"
+        " status text not null,"
+        " corrects_earlier integer not null default 0,"
+        " outbox_id integer,"
+        " template_outbox_id integer,"
+        " queued_at text not null,"
+        " released_at text,"
+        " sent_at text,"
+        " delivered_at text,"
+        " read_at text,"
+        " error text,"
+        " updated_at text not null,"
+        " unique (campaign_id, channel, recipient))"
+    )
+    db.execute("create index idx_deliveries_outbox on deliveries (outbox_id)")
+    db.execute("create index idx_deliveries_template on deliveries (template_outbox_id)")
+    db.execute("create index idx_deliveries_recipient on deliveries (channel, recipient, status)")
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -772,6 +852,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0016_models", _0016_models),
     ("0017_incidents", _0017_incidents),
     ("0018_message_log_alerts", _0018_message_log_alerts),
+    ("0019_campaigns", _0019_campaigns),
 ]
 
 
