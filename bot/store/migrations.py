@@ -833,6 +833,49 @@ def _0019_campaigns(db: sqlite_utils.Database) -> None:
     db.execute("create index idx_deliveries_recipient on deliveries (channel, recipient, status)")
 
 
+def _0020_feedback_report(db: sqlite_utils.Database) -> None:
+    """Feedback per fact, the rating comment, unanswered questions, frozen reports.
+
+    `feedback.message`: the customer's words the answer was for (scrubbed,
+    bot/training/scrub.py), with its `language`. `handoffs.rating_comment`: the
+    free-text comment asked for once after a rating (scrubbed; '' when skipped),
+    `comment_asked_at` when it was asked. `rumours.answered_at`: when a group
+    was first answered by a fact (old answered groups: when the fact was
+    verified, or the group first asked if later). `unanswered_questions`: a
+    question no FAQ entry or fact answered (scrubbed text). `frozen_reports`: a
+    closed incident's report data (JSON, bot/report.py), stored once at close.
+    """
+    db.execute("alter table feedback add column message text")
+    db.execute("alter table feedback add column language text")
+    db.execute("create index idx_feedback_subject on feedback (subject, subject_id)")
+    db.execute("alter table handoffs add column rating_comment text")
+    db.execute("alter table handoffs add column comment_asked_at text")
+    db.execute("alter table handoffs add column rating_comment_at text")
+    db.execute("alter table rumours add column answered_at text")
+    db.execute(
+        "update rumours set answered_at = (select max(rumours.first_seen, f.verified_at)"
+        " from facts f where f.id = rumours.fact_id and f.verified_at is not null)"
+        " where status = 'answered'"
+    )
+    db.execute(
+        "create table unanswered_questions ("
+        " id integer primary key,"
+        " sender_id text not null,"
+        " channel text,"
+        " language text,"
+        " text text not null,"
+        " normalized text not null,"
+        " asked_at text not null)"
+    )
+    db.execute("create index idx_unanswered_questions_at on unanswered_questions (asked_at)")
+    db.execute(
+        "create table frozen_reports ("
+        " incident_id integer primary key references incidents (id),"
+        " data text not null,"
+        " frozen_at text not null)"
+    )
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -853,6 +896,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0017_incidents", _0017_incidents),
     ("0018_message_log_alerts", _0018_message_log_alerts),
     ("0019_campaigns", _0019_campaigns),
+    ("0020_feedback_report", _0020_feedback_report),
 ]
 
 
