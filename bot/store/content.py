@@ -385,8 +385,9 @@ class ContentStore(Area):
         stamp = now()
         with self.db.conn:
             self.db.execute(
-                "update rumours set status = 'answered', fact_id = ? where id = ?",
-                [fact_id, rumour_id],
+                "update rumours set status = 'answered', fact_id = ?,"
+                " answered_at = coalesce(answered_at, ?) where id = ?",
+                [fact_id, stamp, rumour_id],
             )
             self.db.execute(
                 "update rumour_suggestions set status = 'confirmed', updated_at = ?,"
