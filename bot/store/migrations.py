@@ -764,7 +764,8 @@ def _0019_campaigns(db: sqlite_utils.Database) -> None:
     which, unique: publishing again finds the same campaign). `deliveries`: one
     per campaign and recipient (unique: nobody gets one version twice), following
     its outbox row (`outbox_id`, the full message; `template_outbox_id`, the
-    WhatsApp template sent while the 24-hour window was closed).
+    WhatsApp template sent while the 24-hour window was closed; `payload`, the
+    full message kept until the customer writes again).
     """
     db.execute(
         "create table fact_versions ("
@@ -819,6 +820,7 @@ def _0019_campaigns(db: sqlite_utils.Database) -> None:
         " corrects_earlier integer not null default 0,"
         " outbox_id integer,"
         " template_outbox_id integer,"
+        " payload text,"
         " queued_at text not null,"
         " released_at text,"
         " sent_at text,"
