@@ -9,8 +9,8 @@ reservation whose process died is taken over after `NOTICE_LEASE`):
 - after `DESK_REMINDER_MINUTES` of staffed time without a claim, tells them they
   are not forgotten (`utter_handoff_reminder`);
 - announces a new high-priority handoff to the staff Telegram chat
-  (`STAFF_TELEGRAM_CHAT_ID`): reason, language, channel, the masked customer id,
-  the customer's last words masked, and the desk link.
+  (`STAFF_TELEGRAM_CHAT_ID`, through bot/staff.py): reason, language, channel,
+  the masked customer id, the customer's last words masked, and the desk link.
 
 Customer texts are domain responses in the handoff's language, written to the
 outbox of the conversation's channel by the `deliver` callable the desk gives
@@ -33,8 +33,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot import clock as crisis_clock
 from bot.channels.common import DomainResponses
 from bot.language import LANGUAGE_NAMES
-from bot.outbox import PermanentFailure, TemporaryFailure
 from bot.privacy import mask, mask_text, scrub
+from bot.staff import post
 from bot.store.cases import HANDOFF_KINDS, handoff_kind, last_customer_words
 
 logger = logging.getLogger(__name__)
@@ -329,24 +329,13 @@ class WaitingSweep:
         if not await self.store.claim_handoff_notice(handoff["id"], "staff_alert", stale):
             return 0
         text = staff_text(handoff, self.desk_url)
-        try:
-            message_id = await self.staff.send(self.staff_recipient, {"text": text})
-        except PermanentFailure as problem:
-            detail = scrub(str(problem))
-            logger.error("staff chat refused the announcement of %s: %s", handoff["id"], detail)
-            await self.store.finish_handoff_notice(
-                handoff["id"], "staff_alert", "failed", detail=detail
-            )
-            return 1
-        except (TemporaryFailure, OSError, asyncio.TimeoutError) as problem:
-            logger.warning(
-                "staff chat not reached (%s); next sweep tries again", scrub(str(problem))
-            )
+        status, detail = await post(self.staff, self.staff_recipient, text)
+        if status == "retry":
             await self.store.release_handoff_notice(handoff["id"], "staff_alert")
             return 0
-        await self.store.finish_handoff_notice(
-            handoff["id"], "staff_alert", "sent", detail=f"message {message_id}"
-        )
+        if status == "failed":
+            logger.error("staff chat refused the announcement of %s", handoff["id"])
+        await self.store.finish_handoff_notice(handoff["id"], "staff_alert", status, detail=detail)
         return 1
 
     # -- the background task -----------------------------------------------------------

@@ -25,6 +25,7 @@ import logging
 from typing import Any, AsyncIterator, Dict
 
 from bot.desk.history import tracker_appender
+from bot.staff import staff_recipient, staff_sender
 from bot.waiting import StaffedHours, WaitingSweep
 
 logger = logging.getLogger(__name__)
@@ -47,15 +48,6 @@ async def deliver(app: Any, channel: str, recipient: str, message: Dict[str, Any
     if channel not in outbox.senders:
         return None
     return await outbox.enqueue(channel, recipient, message, None)
-
-
-def staff_sender(cfg: Any) -> Any:
-    """The staff chat's sender (python-telegram-bot), or None when it is not configured."""
-    if not (cfg.staff_telegram_chat_id and cfg.telegram_bot_token):
-        return None
-    from bot.channels.telegram_send import TelegramSender
-
-    return TelegramSender.from_settings(cfg)
 
 
 def waiting_sweep(app: Any) -> WaitingSweep | None:
@@ -89,7 +81,7 @@ def waiting_sweep(app: Any) -> WaitingSweep | None:
         hours,
         cfg.desk_reminder_minutes,
         staff=staff,
-        staff_recipient=f"telegram:{cfg.staff_telegram_chat_id}" if staff else "",
+        staff_recipient=staff_recipient(cfg) if staff else "",
         desk_url=desk_url(cfg),
         clock=app.state.clock,
     )

@@ -48,7 +48,11 @@ class AlertStore(Area):
 
     def log_message(self, message: Dict[str, Any]) -> int | None:
         """Adds one customer message; None when its broker event is logged already."""
-        message = {**message, "channel": message.get("channel") or "", "topic": message.get("topic") or ""}
+        message = {
+            **message,
+            "channel": message.get("channel") or "",
+            "topic": message.get("topic") or "",
+        }
         values = [message.get(name) for name in MESSAGE_FIELDS]
         with self.db.conn:
             cursor = self.db.execute(
@@ -229,7 +233,8 @@ class AlertStore(Area):
         """Closes an open alert (its rate fell back); True when this call closed it."""
         with self.db.conn:
             cursor = self.db.execute(
-                "update alerts set closed_at = ?, updated_at = ? where id = ? and closed_at is null",
+                "update alerts set closed_at = ?, updated_at = ?"
+                " where id = ? and closed_at is null",
                 [at or now(), at or now(), alert_id],
             )
         return cursor.rowcount == 1
