@@ -32,6 +32,7 @@ from bot.store.inbox import InboxStore
 from bot.store.incidents import IncidentStore
 from bot.store.models import ModelStore
 from bot.store.people import ROLES, PeopleStore
+from bot.store.privacy import PrivacyStore
 from bot.store.training import TrainingStore
 
 __all__ = [
@@ -63,6 +64,7 @@ class Store(
     InboxStore,
     AlertStore,
     IncidentStore,
+    PrivacyStore,
 ):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
@@ -75,7 +77,8 @@ class Store(
     to review, the examples made of them), `alerts` (early warning: the message
     log read from Rasa's event broker, spike and emerging-topic alerts),
     `incidents` (incidents, their versioned statements approved by a second
-    person, the conversations on their topics).
+    person, the conversations on their topics), `privacy` (which tables hold
+    customers' data, forgetting a customer, retention of message texts).
     All SQL of the project lives in these modules.
     """
 

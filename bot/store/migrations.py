@@ -878,6 +878,17 @@ def _0020_feedback_report(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0021_privacy(db: sqlite_utils.Database) -> None:
+    """How far retention has read each of Rasa's databases (bot/store/privacy.py).
+
+    `name` is "tracker" or "broker"; `last_id` the last event id whose texts
+    retention has dealt with (events are read in id order, oldest first).
+    """
+    db.execute(
+        "create table privacy_cursors (name text primary key, last_id integer not null)"
+    )
+
+
 MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_facts_and_faqs", _0001_facts_and_faqs),
     ("0002_rumours", _0002_rumours),
@@ -899,6 +910,7 @@ MIGRATIONS: List[Tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0018_message_log_alerts", _0018_message_log_alerts),
     ("0019_campaigns", _0019_campaigns),
     ("0020_feedback_report", _0020_feedback_report),
+    ("0021_privacy", _0021_privacy),
 ]
 
 
