@@ -17,6 +17,7 @@ import sqlite_utils
 from bot.store import migrations
 from bot.store.alerts import AlertStore
 from bot.store.base import NotFound, now
+from bot.store.campaigns import DELIVERY_STATUSES, CampaignStore
 from bot.store.cases import PRIORITY_ORDER, CaseStore, Ticket
 from bot.store.channels import DELIVERY_RANK, INBOUND_STATUSES, OUTGOING_STATUSES, ChannelStore
 from bot.store.content import (
@@ -37,6 +38,7 @@ from bot.store.training import TrainingStore
 
 __all__ = [
     "BRAND_STATUSES",
+    "DELIVERY_STATUSES",
     "DELIVERY_RANK",
     "FACT_FIELDS",
     "FACT_STATUSES",
@@ -65,6 +67,7 @@ class Store(
     AlertStore,
     IncidentStore,
     PrivacyStore,
+    CampaignStore,
 ):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
@@ -78,7 +81,9 @@ class Store(
     log read from Rasa's event broker, spike and emerging-topic alerts),
     `incidents` (incidents, their versioned statements approved by a second
     person, the conversations on their topics), `privacy` (which tables hold
-    customers' data, forgetting a customer, retention of message texts).
+    customers' data, forgetting a customer, retention of message texts),
+    `campaigns` (corrections and statement broadcasts: fact answer versions,
+    who was told what, one delivery per recipient following its outbox row).
     All SQL of the project lives in these modules.
     """
 

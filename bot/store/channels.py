@@ -163,6 +163,8 @@ class ChannelStore(Area):
                 " last_error = null where id = ? and status = 'pending'",
                 [provider_id, now(), outgoing_id],
             )
+        if cursor.rowcount == 1:
+            self._follow(outgoing_id)
         return cursor.rowcount == 1
 
     def mark_retry(self, outgoing_id: int, at: float, error: str) -> None:
@@ -182,6 +184,7 @@ class ChannelStore(Area):
                 " where id = ? and status = 'pending'",
                 [error[:1000], outgoing_id],
             )
+        self._follow(outgoing_id)
 
     def retry_outgoing(self, outgoing_id: int) -> Dict[str, Any]:
         """Puts a failed message back in the queue, due now, with a fresh attempt count."""
@@ -210,7 +213,14 @@ class ChannelStore(Area):
                 self.db.execute(
                     "update outbox set delivery_status = ? where id = ?", [status, row[0]]
                 )
+            self._follow(int(row[0]))
         return True
+
+    def _follow(self, outgoing_id: int) -> None:
+        """Moves a correction's or broadcast's delivery along with its outbox row."""
+        follow = getattr(self, "follow_outbox", None)  # bot/store/campaigns.py
+        if follow is not None:
+            follow(outgoing_id)
 
     def mark_shown(self, channel: str, recipient: str, up_to_id: int) -> int:
         """Records that a conversation's page shows its rows up to `up_to_id` (web chat).
