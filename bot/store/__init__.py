@@ -29,11 +29,13 @@ from bot.store.content import (
     ContentStore,
 )
 from bot.store.desk import DeskStore
+from bot.store.feedback import FeedbackStore
 from bot.store.inbox import InboxStore
 from bot.store.incidents import IncidentStore
 from bot.store.models import ModelStore
 from bot.store.people import ROLES, PeopleStore
 from bot.store.privacy import PrivacyStore
+from bot.store.reports import ReportStore
 from bot.store.training import TrainingStore
 
 __all__ = [
@@ -68,6 +70,8 @@ class Store(
     IncidentStore,
     PrivacyStore,
     CampaignStore,
+    FeedbackStore,
+    ReportStore,
 ):
     """crisisdesk's operational database (sqlite-utils over one SQLite file).
 
