@@ -67,6 +67,9 @@ class Settings:
     brand_aliases: Tuple[str, ...] = ("Kuzey", "Kuzey Gıda", "Kuzey Sut", "kuzeysut")
     # Open rumours at least this close (sentence-vector cosine) may form one group.
     rumour_cluster_threshold: float = 0.45
+    # A message is on an active incident's topic from this sentence-vector cosine
+    # with one of its example messages up (or with one of its keywords).
+    incident_topic_threshold: float = 0.50
     # The desk (bot/desk/): its port, session lifetime and login throttling.
     desk_port: int = 8000
     desk_host: str = "127.0.0.1"
@@ -141,6 +144,9 @@ class Settings:
                 if alias.strip()
             ),
             rumour_cluster_threshold=float(env.get("CRISISDESK_RUMOUR_CLUSTER_THRESHOLD") or 0.45),
+            incident_topic_threshold=float(
+                env.get("CRISISDESK_INCIDENT_TOPIC_THRESHOLD") or 0.50
+            ),
             desk_port=int(env.get("DESK_PORT") or 8000),
             desk_host=(env.get("DESK_HOST") or "127.0.0.1").strip(),
             desk_session_hours=float(env.get("DESK_SESSION_HOURS") or 12),
