@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
 from bot import brands as brand_list
+from bot import incidents
 from bot import rumours as rumour_queue
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
@@ -641,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training_intents.add_commands(groups, command)
     training_models.add_commands(groups, command)
+    incidents.add_commands(groups, command)
     return parser
 
 

@@ -61,8 +61,10 @@ def training_texts() -> List[str]:
 
 def _table(title: str, on: List[float], confusers: List[float], chat: List[float]) -> None:
     on_a, conf_a, chat_a = np.array(on), np.array(confusers), np.array(chat)
-    print(f"{title}: {len(on)} on-topic, {len(confusers)} same-brand off-topic and"
-          f" {len(chat)} training-example pairs")
+    print(
+        f"{title}: {len(on)} on-topic, {len(confusers)} same-brand off-topic and"
+        f" {len(chat)} training-example pairs"
+    )
     print("threshold  on-topic found  same brand, other topic taken  training examples taken")
     for threshold in np.arange(0.30, 0.75, 0.05):
         print(
@@ -81,7 +83,7 @@ def main() -> None:
         chat: List[float] = []
         for facts, cases in dev_sets():
             texts = [c["text"] for c in cases]
-            vectors = dict(zip(texts, encoder.encode(texts)))
+            vectors = dict(zip(texts, encoder.encode(texts), strict=True))
             for fact_id, claims in facts.items():
                 own = [c["text"] for c in cases if c.get("fact") == fact_id]
                 if mode == "claims":

@@ -267,9 +267,7 @@ class IncidentStore(Area):
         if statement["status"] != "draft":
             return f"{version} is {statement['status']}, not a draft: nothing to {verb}"
         if verb == "approve" and statement["written_by"] == actor:
-            return (
-                f"{actor} wrote {version}: a second person (editor or admin) must approve it"
-            )
+            return f"{actor} wrote {version}: a second person (editor or admin) must approve it"
         incident = self.get_incident(int(statement["incident_id"]))
         if incident["status"] != "active":
             return f"incident {incident['id']} is {incident['status']}: nothing goes live"
@@ -315,9 +313,7 @@ class IncidentStore(Area):
             )
         )
 
-    def mark_statement_shown(
-        self, statement_id: int, sender_id: str, language: str | None
-    ) -> bool:
+    def mark_statement_shown(self, statement_id: int, sender_id: str, language: str | None) -> bool:
         """Claims showing a statement version to a conversation; False when it was shown."""
         with self.db.conn:
             cursor = self.db.execute(
