@@ -89,6 +89,18 @@ class Settings:
     desk_staffed_hours: str = ""
     desk_timezone: str = "Europe/Istanbul"
     staff_telegram_chat_id: str = ""
+    # Early warning (bot/alerts.py): a topic and intent spikes when its messages in
+    # the last window reach FACTOR x its usual count per window (the average over
+    # the baseline hours before, at least the floor) and MIN_COUNT; messages on no
+    # known topic this close in meaning (sentence-vector cosine) form an emerging
+    # topic once EMERGING_MIN_COUNT of them arrive within one window.
+    alert_window_minutes: float = 15.0
+    alert_baseline_hours: float = 24.0
+    alert_factor: float = 3.0
+    alert_min_count: int = 10
+    alert_baseline_floor: float = 1.0
+    alert_emerging_threshold: float = 0.60
+    alert_emerging_min_count: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +173,13 @@ class Settings:
             desk_staffed_hours=(env.get("DESK_STAFFED_HOURS") or "").strip(),
             desk_timezone=(env.get("DESK_TIMEZONE") or "Europe/Istanbul").strip(),
             staff_telegram_chat_id=(env.get("STAFF_TELEGRAM_CHAT_ID") or "").strip(),
+            alert_window_minutes=float(env.get("ALERT_WINDOW_MINUTES") or 15),
+            alert_baseline_hours=float(env.get("ALERT_BASELINE_HOURS") or 24),
+            alert_factor=float(env.get("ALERT_FACTOR") or 3),
+            alert_min_count=int(env.get("ALERT_MIN_COUNT") or 10),
+            alert_baseline_floor=float(env.get("ALERT_BASELINE_FLOOR") or 1),
+            alert_emerging_threshold=float(env.get("ALERT_EMERGING_THRESHOLD") or 0.60),
+            alert_emerging_min_count=int(env.get("ALERT_EMERGING_MIN_COUNT") or 10),
         )
 
     def whatsapp_missing(self) -> List[str]:
