@@ -89,6 +89,9 @@ class Settings:
     desk_staffed_hours: str = ""
     desk_timezone: str = "Europe/Istanbul"
     staff_telegram_chat_id: str = ""
+    # Privacy (bot/privacy_ops.py): message texts older than this many days are
+    # blanked in the store and in Rasa's databases (0: never).
+    retention_days: float = 30.0
     # Early warning (bot/alerts.py): a topic and intent spikes when its messages in
     # the last window reach FACTOR x its usual count per window (the average over
     # the baseline hours before, at least the floor) and MIN_COUNT; messages on no
@@ -99,7 +102,7 @@ class Settings:
     alert_factor: float = 3.0
     alert_min_count: int = 10
     alert_baseline_floor: float = 1.0
-    alert_emerging_threshold: float = 0.60
+    alert_emerging_threshold: float = 0.45
     alert_emerging_min_count: int = 10
 
     @classmethod
@@ -173,12 +176,13 @@ class Settings:
             desk_staffed_hours=(env.get("DESK_STAFFED_HOURS") or "").strip(),
             desk_timezone=(env.get("DESK_TIMEZONE") or "Europe/Istanbul").strip(),
             staff_telegram_chat_id=(env.get("STAFF_TELEGRAM_CHAT_ID") or "").strip(),
+            retention_days=float(env.get("CRISISDESK_RETENTION_DAYS") or 30),
             alert_window_minutes=float(env.get("ALERT_WINDOW_MINUTES") or 15),
             alert_baseline_hours=float(env.get("ALERT_BASELINE_HOURS") or 24),
             alert_factor=float(env.get("ALERT_FACTOR") or 3),
             alert_min_count=int(env.get("ALERT_MIN_COUNT") or 10),
             alert_baseline_floor=float(env.get("ALERT_BASELINE_FLOOR") or 1),
-            alert_emerging_threshold=float(env.get("ALERT_EMERGING_THRESHOLD") or 0.60),
+            alert_emerging_threshold=float(env.get("ALERT_EMERGING_THRESHOLD") or 0.45),
             alert_emerging_min_count=int(env.get("ALERT_EMERGING_MIN_COUNT") or 10),
         )
 
