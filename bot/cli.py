@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
 from bot import brands as brand_list
+from bot import privacy_ops
 from bot import incidents
 from bot import rumours as rumour_queue
 from bot.answers import Knowledge
@@ -642,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training_intents.add_commands(groups, command)
     training_models.add_commands(groups, command)
+    privacy_ops.add_commands(groups, command)
     incidents.add_commands(groups, command)
     return parser
 

@@ -232,6 +232,22 @@ class PrivacyStore(Area):
                             found[text.strip()] = None
         return [text for text in found if text]
 
+    def customer_examples(self, customer: str) -> List[Tuple[str, str]]:
+        """(file, example line) of the training examples made of the customer's messages."""
+        rows = self.db.execute(
+            "select path, text from inbox_examples where sender_id = ? order by id", [customer]
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def customer_proposals(self, customer: str) -> List[Tuple[str, str]]:
+        """(proposed intent, text) of the customer's inbox messages kept for a new intent."""
+        rows = self.db.execute(
+            "select resolved_intent, text from inbox_items where sender_id = ?"
+            " and status = 'proposed' and resolved_intent is not null order by id",
+            [customer],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
     def forget_customer(
         self, customer: str, words: Iterable[str] = (), dry_run: bool = False
     ) -> Dict[str, int]:
