@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
+from bot import alerts as early_warning
 from bot import brands as brand_list
-from bot import privacy_ops
-from bot import incidents
+from bot import incidents, privacy_ops
 from bot import rumours as rumour_queue
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
@@ -134,8 +134,8 @@ def _suggestion_text(suggestions: Sequence[tuple]) -> str:
 
 
 def rumours_list(args: argparse.Namespace) -> int:
-    """Lists rumour groups (same meaning, one row) the bot could not answer, most asked first."""
-    groups = _store(args).rumour_groups(None if args.all else "open")
+    """Lists rumour groups the bot could not answer, ranked by askers and growth."""
+    groups = early_warning.rumour_ranking(_store(args), status=None if args.all else "open")
     if args.json:
         print(json.dumps(groups, ensure_ascii=False, indent=2))
         return 0
@@ -144,13 +144,14 @@ def rumours_list(args: argparse.Namespace) -> int:
             **group,
             "wordings": group["size"],
             "asks": group["ask_count"],
+            "new": group["recent"],
             "example": group["text"],
             "suggestions": _suggestion_text(group["suggestions"]),
         }
         for group in groups
     ]
-    columns = ["id", "status", "wordings", "askers", "asks", "first_seen", "last_seen"]
-    columns += ["fact_id"] if args.all else []
+    columns = ["id", "status", "askers", "new", "growth", "wordings", "asks"]
+    columns += ["first_seen", "last_seen"] + (["fact_id"] if args.all else [])
     _table(shown, columns + ["suggestions", "example"])
     return 0
 
@@ -539,7 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
         rsub,
         "list",
         rumours_list,
-        "list open rumour groups (wordings with the same meaning), most asked first",
+        "list open rumour groups (wordings with the same meaning), ranked by askers and"
+        " growth (new: askers in the last ALERT_WINDOW_MINUTES; growth: that against the"
+        " group's rate before)",
     )
     p.add_argument("--all", action="store_true", help="include answered ones")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -643,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training_intents.add_commands(groups, command)
     training_models.add_commands(groups, command)
+    early_warning.add_commands(groups, command)
     privacy_ops.add_commands(groups, command)
     incidents.add_commands(groups, command)
     return parser
