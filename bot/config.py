@@ -70,6 +70,10 @@ class Settings:
     # A message is on an active incident's topic from this sentence-vector cosine
     # with one of its example messages up (or with one of its keywords).
     incident_topic_threshold: float = 0.50
+    # A fact is flagged to editors for poor helpfulness from this many answers to
+    # "was this helpful?" up, when fewer than this share of them were "yes".
+    feedback_min_answers: int = 5
+    feedback_helpful_share: float = 0.5
     # The desk (bot/desk/): its port, session lifetime and login throttling.
     desk_port: int = 8000
     desk_host: str = "127.0.0.1"
@@ -162,6 +166,8 @@ class Settings:
             incident_topic_threshold=float(
                 env.get("CRISISDESK_INCIDENT_TOPIC_THRESHOLD") or 0.50
             ),
+            feedback_min_answers=int(env.get("FEEDBACK_MIN_ANSWERS") or 5),
+            feedback_helpful_share=float(env.get("FEEDBACK_HELPFUL_SHARE") or 0.5),
             desk_port=int(env.get("DESK_PORT") or 8000),
             desk_host=(env.get("DESK_HOST") or "127.0.0.1").strip(),
             desk_session_hours=float(env.get("DESK_SESSION_HOURS") or 12),
