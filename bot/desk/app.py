@@ -46,6 +46,7 @@ AREAS = (
     "bot.desk.dashboard",
     "bot.desk.training",
     "bot.desk.models",
+    "bot.desk.alerts",
 )
 
 # Where each role lands after login ("/").
