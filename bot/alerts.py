@@ -64,6 +64,7 @@ EXAMPLE_CHARS = 200
 POLL_SECONDS = 0.5  # between looks at the broker that found nothing
 CHECK_SECONDS = 60.0  # a check at least this often, messages or not
 NOTICE_LEASE = timedelta(minutes=10)  # a staff notice reserved by a process that died
+RUMOUR_WINDOW = timedelta(hours=1)  # rumour groups' growth: new askers in this window
 INTENT_NAMES = {
     "complaint": "complaints",
     "rumour": "rumours",
@@ -467,7 +468,7 @@ def rumour_ranking(
     window: timedelta | None = None,
     status: str | None = "open",
 ) -> List[Dict[str, Any]]:
-    """Rumour groups with `recent` (askers in the last window) and `growth`, ranked.
+    """Rumour groups with `recent` (askers in the last window, an hour) and `growth`, ranked.
 
     `growth` compares the last window with the rate before it: the askers who
     first asked in the last window divided by the average askers per window
@@ -476,7 +477,7 @@ def rumour_ranking(
     group stays near the top, a small one climbs while it grows fast.
     """
     at = at or crisis_clock.now()
-    window = window or Thresholds.from_settings().window
+    window = window or RUMOUR_WINDOW
     since = iso(at - window)
     recent = store.rumour_growth(since)
     ranked = []

@@ -541,8 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         rumours_list,
         "list open rumour groups (wordings with the same meaning), ranked by askers and"
-        " growth (new: askers in the last ALERT_WINDOW_MINUTES; growth: that against the"
-        " group's rate before)",
+        " growth (new: askers in the last hour; growth: that against the group's hourly"
+        " rate before)",
     )
     p.add_argument("--all", action="store_true", help="include answered ones")
     p.add_argument("--json", action="store_true", help="print JSON")
