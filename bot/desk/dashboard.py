@@ -17,10 +17,10 @@ from typing import Any, Dict, Iterable, List
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.desk.auth import AGENTS, route
+from bot.desk.auth import AGENTS, current_user, route
 from bot.desk.queue import CHANNEL_NAMES, waited
 from bot.desk.web import render, store
-from bot.privacy import mask
+from bot.privacy import display_sender, mask
 
 # An agent counts as online with a live session used this recently.
 ONLINE_MINUTES = 15
@@ -101,7 +101,11 @@ async def dashboard_page(request: Request) -> Response:
     online = await db.users_seen_since(
         now - timedelta(minutes=ONLINE_MINUTES), sorted(AGENTS), at=now
     )
-    context = measures(await db.queue(), await db.closed_handoffs(RECENT_CLOSED), now, online)
+    closed = await db.closed_handoffs(RECENT_CLOSED)
+    context = measures(await db.queue(), closed, now, online)
+    role = (current_user(request) or {}).get("role")
+    for row, handoff in zip(context["closed"], closed):  # admins see the whole id
+        row["customer"] = display_sender(handoff["sender_id"], role)
     return render(request, "dashboard/page.html", {**context, "duration": duration})
 
 

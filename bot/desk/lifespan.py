@@ -8,6 +8,8 @@ started is stopped and awaited, and their HTTP clients closed:
 
 - the sweep (`app.state.waiting`);
 - the tracker-append retry loop (`app.state.tracker_appends`);
+- retention (`app.state.retention`, bot/privacy_ops.py: old message texts
+  blanked every hour, unless CRISISDESK_RETENTION_DAYS is 0);
 - the desk's outbox for WhatsApp and Telegram (`app.state.outbox`, started on
   the first agent reply) and its senders' HTTP sessions;
 - the live event feed's reader task (`app.state.live`, started by the first
@@ -89,6 +91,19 @@ def waiting_sweep(app: Any) -> WaitingSweep | None:
     return sweep
 
 
+def retention(app: Any) -> Any:
+    """The app's retention task (bot/privacy_ops.py, made once), or None when it is off."""
+    if not hasattr(app.state, "retention"):
+        from bot.privacy_ops import rasa_databases, retention_task
+
+        cfg = app.state.settings
+        tracker, broker = getattr(app.state, "rasa_databases", None) or rasa_databases()
+        app.state.retention = retention_task(
+            cfg.db_path, cfg.retention_days, tracker, broker, now=app.state.clock
+        )
+    return app.state.retention
+
+
 async def stop_background(app: Any) -> None:
     """Stops and awaits every background task the desk started; closes their clients."""
     state = app.state
@@ -98,6 +113,9 @@ async def stop_background(app: Any) -> None:
     appender = getattr(state, "tracker_appends", None)
     if appender is not None:
         await appender.stop()
+    task = getattr(state, "retention", None)
+    if task is not None:
+        await task.stop()
     outbox = getattr(state, "outbox", None)
     if outbox is not None:
         await outbox.stop()
@@ -122,6 +140,9 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     if sweep is not None:
         sweep.start()
     tracker_appender(app).start()
+    task = retention(app)
+    if task is not None:
+        task.start()
     try:
         yield
     finally:

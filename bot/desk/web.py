@@ -9,7 +9,8 @@
 
 Templates live in bot/desk/templates/<area>/ and extend "base.html" (blocks:
 `title`, `content`, `scripts`). Jinja2 autoescapes everything: never use `|safe`
-on customer text. Every page gets `user` and `csrf_token` in its context (base.html reads
+on customer text. Show a conversation id as `{{ sender_id|sender }}` and customer
+text as `{{ text|phones }}`: masked unless the user is an admin. Every page gets `user` and `csrf_token` in its context (base.html reads
 both from the request itself, so it works with any Jinja2Templates too).
 """
 
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from bot.desk.auth import csrf_token, current_user
+from bot.privacy import template_filters
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -34,7 +36,10 @@ def _context(request: Request) -> Dict[str, Any]:
 
 def make_templates() -> Jinja2Templates:
     """The desk's Jinja2 environment (autoescape on for .html)."""
-    return Jinja2Templates(directory=str(TEMPLATES), context_processors=[_context])
+    templates = Jinja2Templates(directory=str(TEMPLATES), context_processors=[_context])
+    # `{{ id|sender }}`, `{{ text|phones }}`: masked for everyone but admins (bot/privacy.py)
+    templates.env.filters.update(template_filters())
+    return templates
 
 
 def render(
