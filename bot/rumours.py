@@ -22,8 +22,8 @@ Each wording's vector is computed once and stored with it.
 When the matcher finds facts close to a claim but is not sure enough to answer,
 they are stored as the group's suggestions. `confirm` links the group to a
 fact, keeps every wording of the group as a variant of that fact's claim (the
-next message worded like them matches directly) and queues the follow-ups for
-its askers; `reject` removes a suggestion.
+next message worded like them matches directly) and queues the answer for its
+askers (`bot.corrections.queue_corrections`); `reject` removes a suggestion.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Sequence, Tuple
 import numpy as np
 
 from bot.config import settings
-from bot.followup import Followups, queue_followups
+from bot.corrections import Corrections, queue_corrections
 from bot.matching import features
 from bot.store import NotFound, Store
 
@@ -120,7 +120,7 @@ class Confirmed:
     rumour_id: int
     fact_id: str
     variants: int
-    followups: Followups
+    followups: Corrections
 
 
 def confirm(store: Store, rumour_id: int, fact_id: str, by: str = "cli") -> Confirmed:
@@ -140,7 +140,7 @@ def confirm(store: Store, rumour_id: int, fact_id: str, by: str = "cli") -> Conf
         for w in store.rumour_wordings(rumour_id)
     )
     store.answer_rumour(rumour_id, fact_id, by=by)
-    return Confirmed(rumour_id, fact_id, variants, queue_followups(store))
+    return Confirmed(rumour_id, fact_id, variants, queue_corrections(store, by=by))
 
 
 def reject(store: Store, rumour_id: int, fact_id: str, by: str = "cli") -> None:

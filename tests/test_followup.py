@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.cli import main
-from bot.followup import queue_followups
+from bot.corrections import queue_followups
 
 
 def db_path(store):

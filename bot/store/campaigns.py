@@ -140,7 +140,7 @@ class CampaignStore(Area):
         """Askers of the rumour groups a fact answers (sender_id, channel, language, asked_at)."""
         return list(
             self.db.query(
-                "select a.rumour_id, a.sender_id, a.channel, a.language, a.asked_at"
+                "select a.rumour_id, a.sender_id, a.channel, a.language, a.asked_at, a.notified_at"
                 " from rumour_askers a join rumours r on r.id = a.rumour_id"
                 " where r.status = 'answered' and r.fact_id = ? order by a.asked_at",
                 [fact_id],
@@ -213,7 +213,9 @@ class CampaignStore(Area):
         """Campaigns, newest first, each with `counts` (status -> deliveries) and `total`."""
         where, args = ("where incident_id = ?", [incident_id]) if incident_id else ("", [])
         campaigns = list(
-            self.db.query(f"select * from campaigns {where} order by id desc limit ?", [*args, limit])
+            self.db.query(
+                f"select * from campaigns {where} order by id desc limit ?", [*args, limit]
+            )
         )
         counts: Dict[int, Dict[str, int]] = {}
         for row in self.db.query(
@@ -391,6 +393,18 @@ class CampaignStore(Area):
                     [outbox_id, row["id"]],
                 )
         return queued
+
+    def release_on_message(self, channel: str, recipient: str, answers: str | None) -> List[int]:
+        """A customer wrote: their waiting deliveries are queued (opted out: marked so).
+
+        Returns the outbox ids queued ([] when nothing waited).
+        """
+        if not self.waiting_deliveries(channel, recipient):
+            return []
+        if self.is_opted_out(channel, recipient):  # type: ignore[attr-defined]
+            self.opt_out_waiting(channel, recipient)
+            return []
+        return self.release_waiting(channel, recipient, answers)
 
     def opt_out_waiting(self, channel: str, recipient: str) -> int:
         """Marks a customer's waiting deliveries opted out (they asked for no more)."""
