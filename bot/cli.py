@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Sequence
 from bot import alerts as early_warning
 from bot import brands as brand_list
 from bot import incidents, privacy_ops
+from bot import report as post_crisis_report
 from bot import rumours as rumour_queue
 from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
@@ -646,6 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training_intents.add_commands(groups, command)
     training_models.add_commands(groups, command)
+    post_crisis_report.add_commands(groups, command)
     early_warning.add_commands(groups, command)
     privacy_ops.add_commands(groups, command)
     incidents.add_commands(groups, command)
