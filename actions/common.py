@@ -1,4 +1,9 @@
-"""What every action needs: the store, the knowledge base, and tracker helpers."""
+"""What every action needs: the store, the knowledge base, and tracker helpers.
+
+`incident_statement_first` is the one place where an active incident changes
+what a customer is told: each action that handles a customer's words (rumour,
+question, complaint, fact intent) calls it before its own answer.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,20 @@ import re
 from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
+from bot import incidents
 from bot.answers import Knowledge
 from bot.config import settings
 from bot.language import latest_language
+from bot.privacy import mask
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
 _store: Store | None = None
 _knowledge: Knowledge | None = None
+_topics: incidents.TopicDetector | None = None
 
 
 def store() -> Store:
@@ -36,10 +45,18 @@ def knowledge() -> Knowledge:
     return _knowledge
 
 
+def topics() -> incidents.TopicDetector:
+    """Which active incident a message is about (example vectors kept per incident revision)."""
+    global _topics
+    if _topics is None or _topics.store is not store():
+        _topics = incidents.TopicDetector(store())
+    return _topics
+
+
 def use_store(new: Store | None) -> None:
     """Points the actions at another store (tests) or back to the default (None)."""
-    global _store, _knowledge
-    _store, _knowledge = new, None
+    global _store, _knowledge, _topics
+    _store, _knowledge, _topics = new, None, None
 
 
 # A payload as Rasa reads it: "/intent" with optional "@confidence" and slot JSON.
@@ -113,3 +130,38 @@ def last_messages(tracker: Tracker, limit: int = 10) -> List[Dict[str, Any]]:
             if len(found) == limit:
                 break
     return list(reversed(found))
+
+
+def incident_statement_first(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> Dict[str, Any] | None:
+    """Sends an active incident's live statement when the customer's words are on its topic.
+
+    Once per conversation and statement version (a newly approved version is
+    sent again); a draft never. Returns the incident the message is on (or None),
+    so that a handoff in the same turn is tagged with it.
+    """
+    text = customer_text(tracker)
+    if not text.strip():
+        return None
+    lang = language(tracker)
+    incident, statement = incidents.statement_to_show(
+        store(),
+        topics(),
+        sender_id=tracker.sender_id,
+        text=text,
+        channel=channel(tracker),
+        language=lang,
+    )
+    if statement is not None:
+        logger.info(
+            "incident %s: statement version %s to %s",
+            statement["incident_id"],
+            statement["version"],
+            mask(tracker.sender_id),
+        )
+        dispatcher.utter_message(
+            response="utter_incident_statement",
+            statement=incidents.statement_text(statement, lang),
+        )
+    return incident

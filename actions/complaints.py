@@ -9,7 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel, customer_text, entity_values, language, store
+from actions.common import (
+    channel,
+    customer_text,
+    entity_values,
+    incident_statement_first,
+    language,
+    store,
+)
 from actions.handoff import hand_over
 from bot.privacy import mask
 from bot.severity import assess
@@ -29,6 +36,7 @@ class ActionLogComplaint(Action):
     ) -> List[Dict[str, Any]]:
         """Ticket for every complaint; health, safety, legal, press, violence or a
         repeat complaint also pauses the bot and queues the chat for an agent."""
+        incident = incident_statement_first(dispatcher, tracker)
         text = customer_text(tracker)
         lang = language(tracker)
         severity = assess(text, previous_complaints=store().count_tickets(tracker.sender_id))
@@ -57,4 +65,5 @@ class ActionLogComplaint(Action):
             reason="complaint: " + ", ".join(severity.reasons),
             priority="high",
             ticket_number=ticket.number,
+            incident=incident,
         )

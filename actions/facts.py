@@ -16,7 +16,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel, customer_text, knowledge, language, store
+from actions.common import (
+    channel,
+    customer_text,
+    incident_statement_first,
+    knowledge,
+    language,
+    store,
+)
 from bot import brands, rumours
 from bot.answers import fact_message
 from bot.privacy import mask
@@ -66,6 +73,7 @@ class ActionAnswerRumour(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         """Fact with "was this helpful?", or "we are checking" and a follow-up record."""
+        incident_statement_first(dispatcher, tracker)
         text = customer_text(tracker)
         lang = language(tracker)
         if declined_for_other_brand(dispatcher, tracker, text):
@@ -106,6 +114,7 @@ class ActionAnswerQuestion(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         """FAQ answer (with its link), a fact, or "I don't know" with an offer of a person."""
+        incident_statement_first(dispatcher, tracker)
         text = customer_text(tracker)
         lang = language(tracker)
         if declined_for_other_brand(dispatcher, tracker, text):

@@ -9,7 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel, language, last_messages, store
+from actions.common import channel, is_payload, language, last_messages, store, topics
+from bot import incidents
 from bot.privacy import mask
 
 logger = logging.getLogger(__name__)
@@ -39,17 +40,37 @@ def detected_intents(tracker: Tracker, messages: int = 5) -> List[Dict[str, Any]
     return [{"name": name, "confidence": confidence} for name, confidence in found.items()]
 
 
+def recent_customer_texts(tracker: Tracker, messages: int = 3) -> List[str]:
+    """The customer's last typed messages, newest first (button presses left out)."""
+    found: List[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and not is_payload(event) and event.get("text"):
+            found.append(event["text"])
+            if len(found) == messages:
+                break
+    return found
+
+
 def hand_over(
     tracker: Tracker,
     reason: str,
     priority: str = "normal",
     ticket_number: str | None = None,
+    incident: Dict[str, Any] | None = None,
 ) -> List[Dict[str, Any]]:
     """Queues the conversation for an agent; returns the events that pause the bot.
 
     The bot stays silent for this conversation until an agent (or `crisisdesk
-    handoffs close`) hands it back.
+    handoffs close`) hands it back. A conversation on an active incident's topic
+    (`incident`, or found from its latest messages) is tagged with it and its
+    priority raised one step.
     """
+    if incident is None:
+        incident = incidents.handoff_incident(
+            store(), topics(), tracker.sender_id, recent_customer_texts(tracker)
+        )
+    if incident is not None:
+        priority = incidents.raised_priority(priority)
     handoff_id = store().open_handoff(
         sender_id=tracker.sender_id,
         channel=channel(tracker),
@@ -59,9 +80,15 @@ def hand_over(
         last_messages=last_messages(tracker),
         ticket_number=ticket_number,
         intents=detected_intents(tracker),
+        incident_id=int(incident["id"]) if incident else None,
     )
     logger.info(
-        "handoff %s for %s (%s priority): %s", handoff_id, mask(tracker.sender_id), priority, reason
+        "handoff %s for %s (%s priority%s): %s",
+        handoff_id,
+        mask(tracker.sender_id),
+        priority,
+        f", incident {incident['id']}" if incident else "",
+        reason,
     )
     return [SlotSet("pending", None), ConversationPaused()]
 

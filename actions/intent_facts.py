@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import language, store
+from actions.common import incident_statement_first, language, store
 from actions.facts import utter_fact
 from bot.privacy import mask
 
@@ -36,6 +36,7 @@ class ActionAnswerFact(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         """The fact with "was this helpful?", or "we are checking" when it is not published."""
+        incident_statement_first(dispatcher, tracker)
         fact_id = tracker.get_slot(FACT_SLOT)
         fact = store().get_fact(fact_id, missing_ok=True) if fact_id else None
         if fact is None or fact.get("status") != "published":

@@ -8,11 +8,19 @@ message that had one (`BilingualTokenizer` records it). An action can also pass
 same turn, with no slot-setting action call per message, and a message without
 words (emoji, a button press) keeps the language the conversation had.
 
+While an incident is active and a version of its statement is live, the
+greeting (`utter_greet`) gets one more line, `utter_incident_greeting`, naming
+the statement's first sentence (bot/incidents.py). It is added here because the
+greeting is a rule's response with no action of ours: the NLG is the one place
+every greeting passes. The store is read in a worker thread (`AsyncStore`), never
+in the event loop; if it cannot be read, the greeting goes without the line.
+
 Configured in endpoints.yml as `nlg: {type: bot.nlg.BilingualNLG}`.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict
 
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -21,7 +29,14 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import incidents
 from bot.language import latest_language
+from bot.store.aio import AsyncStore
+
+logger = logging.getLogger(__name__)
+
+GREETING = "utter_greet"
+GREETING_LINE = "utter_incident_greeting"
 
 
 def tracker_language(tracker: DialogueStateTracker) -> str | None:
@@ -39,6 +54,8 @@ class BilingualNLG(TemplatedNaturalLanguageGenerator):
     ) -> None:
         """Uses the domain's responses (the endpoint config carries nothing else)."""
         super().__init__((domain or Domain.empty()).responses)
+        # Where active incidents are read (tests set another store): opened on first use.
+        self.incident_store: AsyncStore | None = None
 
     async def generate(
         self,
@@ -52,4 +69,33 @@ class BilingualNLG(TemplatedNaturalLanguageGenerator):
         slots["language"] = (
             kwargs.get("language") or tracker_language(tracker) or slots.get("language")
         )
-        return self.generate_from_slots(utter_action, slots, output_channel, **kwargs)
+        message = self.generate_from_slots(utter_action, slots, output_channel, **kwargs)
+        if utter_action == GREETING and message and message.get("text"):
+            line = await self._incident_line(slots, output_channel)
+            if line:
+                message["text"] = f"{message['text']}\n{line}"
+        return message
+
+    async def _incident_line(self, slots: Dict[str, Any], output_channel: str) -> str | None:
+        """The greeting's line about an active incident's live statement, or None."""
+        try:
+            if self.incident_store is None:
+                from bot.config import settings
+
+                path = settings().db_path
+                if not path.exists():  # no database yet: no incidents (never create it here)
+                    return None
+                self.incident_store = AsyncStore(path, threads=1)
+            statement = await self.incident_store.greeting_statement()
+        except Exception:  # a greeting must never fail for want of the line
+            logger.exception("could not read active incidents for the greeting")
+            return None
+        if statement is None:
+            return None
+        line = self.generate_from_slots(
+            GREETING_LINE,
+            slots,
+            output_channel,
+            headline=incidents.greeting_headline(statement, slots.get("language")),
+        )
+        return (line or {}).get("text") or None

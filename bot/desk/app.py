@@ -46,6 +46,7 @@ AREAS = (
     "bot.desk.dashboard",
     "bot.desk.training",
     "bot.desk.models",
+    "bot.desk.incidents",
     "bot.desk.alerts",
 )
 
