@@ -10,20 +10,24 @@ A channel turns its provider's request into an `Incoming` and hands it to its
 2. **One at a time per customer**, in arrival order (`ConversationQueue`).
 3. **Opt-out and opt-in words** (STOP, DUR, İPTAL... START, BAŞLA...) are answered
    here, never by the dialogue (channels with proactive messages only).
-4. **Media without a caption** gets "I can only read text", nothing during a handoff.
-5. **Typed text is never a command.** A button payload reaches Rasa as
+4. **What waited for WhatsApp's window goes now.** A correction or broadcast held
+   back as `waiting_window` (bot/corrections.py) is queued when the customer
+   writes again, outside a handoff; a press of the update template's button is
+   answered with it alone, without the dialogue.
+5. **Media without a caption** gets "I can only read text", nothing during a handoff.
+6. **Typed text is never a command.** A button payload reaches Rasa as
    `/intent{...}` only when the bot offered it to this conversation and it was
    not used yet, and only for one of the domain's own intents; all other text goes
    through `bot.channels.payloads.as_text` (no leading slash) to the NLU.
-6. **A handoff is silent.** While a person has the conversation (an open handoff
+7. **A handoff is silent.** While a person has the conversation (an open handoff
    in the store, or Rasa's tracker paused), the message is only logged in the
    tracker (NLU parse, no policy, no action) for the agent to read, and the
    output drops whatever would be said. Only `crisisdesk handoffs close` (Rasa's
    HTTP API: resume, `action_handoff_closed`) makes the bot speak again.
-7. **Bounded replies.** `GuardedOutput` lets at most `MAX_REPLIES` bot messages
+8. **Bounded replies.** `GuardedOutput` lets at most `MAX_REPLIES` bot messages
    through per customer message (a dialogue that loops is cut off and logged) and
-   records the payloads of every button it passes on (step 5 checks them).
-8. **No silence by mistake.** If the dialogue raises, or says nothing while no
+   records the payloads of every button it passes on (step 6 checks them).
+9. **No silence by mistake.** If the dialogue raises, or says nothing while no
    person has the conversation (e.g. the action server is down), the message stays
    `failed` with the error, the conversation joins the desk's queue as "bot failed"
    (high priority; paused in Rasa's tracker) and the customer is told a person will
@@ -57,6 +61,7 @@ from bot.channels.payloads import (
     payload_allowed,
     payload_intent,
 )
+from bot.corrections import on_customer_message
 from bot.language import detect
 from bot.privacy import mask, scrub
 from bot.store.aio import AsyncStore
@@ -358,6 +363,8 @@ class Pipeline:
                 await self.say(incoming, "utter_opted_in", incoming.language, output)
                 return "opt-in"
         language, held = await self.state(sender)
+        if not held and await on_customer_message(self, incoming):
+            return "update"  # the update template's button: the waiting answer is queued
         if not text.strip() and incoming.media:
             if not held:
                 language = language or incoming.language

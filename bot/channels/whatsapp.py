@@ -197,7 +197,14 @@ class WhatsAppInput(OutboxInput):
         if not message_sid or not sender.startswith(f"{CHANNEL}:"):
             return response.json({"error": "not a WhatsApp message"}, status=400)
         media = media_of(params)
-        metadata = {CHANNEL: {"message_sid": message_sid, "media": [m["type"] for m in media]}}
+        metadata = {
+            CHANNEL: {
+                "message_sid": message_sid,
+                "media": [m["type"] for m in media],
+                # a quick-reply button of a template (bot/corrections.py reads it)
+                "button_payload": params.get("ButtonPayload") or None,
+            }
+        }
         await self.pipeline.accept(
             Incoming(
                 sender,

@@ -316,6 +316,9 @@ class ChannelStore(Area):
                 " values (?, ?, ?)",
                 [channel, recipient, now()],
             )
+        drop = getattr(self, "opt_out_waiting", None)  # bot/store/campaigns.py
+        if drop is not None:
+            drop(channel, recipient)  # what waited for the window is never sent now
         return cursor.rowcount == 1
 
     def opt_in(self, channel: str, recipient: str) -> bool:
