@@ -48,6 +48,7 @@ AREAS = (
     "bot.desk.models",
     "bot.desk.incidents",
     "bot.desk.alerts",
+    "bot.desk.reports",
 )
 
 # Where each role lands after login ("/").
