@@ -27,6 +27,7 @@ from actions.common import (
 from bot import brands, rumours
 from bot.answers import fact_message
 from bot.privacy import mask
+from bot.training.scrub import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -132,5 +133,9 @@ class ActionAnswerQuestion(Action):
         if answer.kind == "fact" and answer.record:
             utter_fact(dispatcher, answer.record, lang)
             return [SlotSet("pending", f"fact:{answer.record['id']}")]
+        if text.strip():  # for the post-crisis report's "top unanswered questions"
+            store().record_unanswered_question(
+                tracker.sender_id, channel(tracker), lang, scrub(text)[0][:1000]
+            )
         dispatcher.utter_message(response="utter_question_unknown")
         return [SlotSet("pending", "offer_human")]

@@ -8,8 +8,22 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import store
+from actions.common import is_payload, language, store
 from actions.handoff import hand_over
+from bot.training.scrub import scrub
+
+
+def answered_message(tracker: Tracker) -> str:
+    """What the customer typed that the answer being rated was for, scrubbed ("" if none).
+
+    The latest user event is the yes or no itself; the one before it that was typed
+    (not a pressed button) is the message the bot answered.
+    """
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    for event in reversed(users[:-1]):
+        if not is_payload(event) and (event.get("text") or "").strip():
+            return scrub(event["text"])[0][:1000]
+    return ""
 
 
 class ActionYesNo(Action):
@@ -30,7 +44,14 @@ class ActionYesNo(Action):
         pending = tracker.get_slot("pending") or ""
         subject, _, subject_id = pending.partition(":")
         if subject in ("fact", "handoff"):
-            store().record_feedback(tracker.sender_id, subject, subject_id or None, yes)
+            store().record_answer_feedback(
+                tracker.sender_id,
+                subject,
+                subject_id or None,
+                yes,
+                message=answered_message(tracker) if subject == "fact" else "",
+                language=language(tracker),
+            )
             if yes:
                 dispatcher.utter_message(response="utter_feedback_thanks")
                 return [SlotSet("pending", None)]
