@@ -10,9 +10,9 @@ customer message (`Store.log_message`) with:
 - channel, sender, Rasa's message id, the text, the NLU's intent, confidence
   and language (the tokenizer's `parse_data.language`, as bot/language.py reads it);
 - `incident_id` and `topic`: the active incident the message is about
-  (`bot.incidents.TopicDetector(store).incident_for(text)`, when that module is
-  in the tree), else the topic of the published fact the matcher clearly
-  answers it with (`bot.answers.Knowledge`), else "" (no known topic);
+  (`bot.incidents.TopicDetector(store).incident_for(text)`: its name), else
+  the topic of the published fact the matcher clearly answers it with
+  (`bot.answers.Knowledge`), else "" (no known topic);
 - `at`: the event's timestamp on crisisdesk's clock (plus `bot.clock.offset()`,
   which a simulation moves ahead);
 - for a typed message on no known topic, its sentence vector (bot/encoder.py),
@@ -25,8 +25,6 @@ tests call `read()` directly.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import time
 from datetime import datetime, timezone
@@ -85,27 +83,18 @@ class Topics:
 
     def __init__(self, store: Any, cfg: Any = None) -> None:
         from bot.answers import Knowledge
+        from bot.incidents import TopicDetector
 
         cfg = cfg or default_settings()
         self.store = store
         self.knowledge = Knowledge(store, cfg.match_threshold, cfg.match_margin)
-        self.incidents = self._incident_detector(store)
-
-    @staticmethod
-    def _incident_detector(store: Any) -> Any:
-        """H1's `bot.incidents.TopicDetector` over the store, when the module exists."""
-        if importlib.util.find_spec("bot.incidents") is None:
-            return None
-        module = importlib.import_module("bot.incidents")
-        detector = getattr(module, "TopicDetector", None)
-        return detector(store) if detector is not None else None
+        self.incidents = TopicDetector(store)
 
     def __call__(self, text: str) -> Tuple[int | None, str]:
         """(incident id or None, topic or "") of a customer's text."""
-        if self.incidents is not None:
-            incident = self.incidents.incident_for(text)
-            if incident:
-                return int(incident["id"]), str(incident.get("name") or "")
+        incident = self.incidents.incident_for(text)
+        if incident:
+            return int(incident["id"]), str(incident.get("name") or "")
         answer = self.knowledge.fact_for(text)
         if answer.record is not None:
             return None, str(answer.record.get("topic") or answer.record["id"])
