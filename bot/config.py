@@ -57,6 +57,9 @@ class Settings:
     outbox_max_attempts: int = 20
     outbox_retry_base_seconds: float = 2.0
     outbox_retry_max_seconds: float = 600.0
+    # Proactive messages per second per sender (0: unpaced); reasons in .env.example.
+    outbox_whatsapp_per_second: float = 10.0
+    outbox_telegram_per_second: float = 25.0
     # Telegram (bot/channels/telegram.py): off while the token is empty.
     telegram_bot_token: str = ""
     telegram_webhook_secret: str = ""
@@ -146,6 +149,8 @@ class Settings:
             outbox_max_attempts=int(env.get("OUTBOX_MAX_ATTEMPTS") or 20),
             outbox_retry_base_seconds=float(env.get("OUTBOX_RETRY_BASE_SECONDS") or 2.0),
             outbox_retry_max_seconds=float(env.get("OUTBOX_RETRY_MAX_SECONDS") or 600.0),
+            outbox_whatsapp_per_second=float(env.get("OUTBOX_WHATSAPP_PER_SECOND") or 10.0),
+            outbox_telegram_per_second=float(env.get("OUTBOX_TELEGRAM_PER_SECOND") or 25.0),
             telegram_bot_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip(),
             telegram_webhook_secret=(env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip(),
             telegram_api_base_url=(
@@ -163,9 +168,7 @@ class Settings:
                 if alias.strip()
             ),
             rumour_cluster_threshold=float(env.get("CRISISDESK_RUMOUR_CLUSTER_THRESHOLD") or 0.45),
-            incident_topic_threshold=float(
-                env.get("CRISISDESK_INCIDENT_TOPIC_THRESHOLD") or 0.50
-            ),
+            incident_topic_threshold=float(env.get("CRISISDESK_INCIDENT_TOPIC_THRESHOLD") or 0.50),
             feedback_min_answers=int(env.get("FEEDBACK_MIN_ANSWERS") or 5),
             feedback_helpful_share=float(env.get("FEEDBACK_HELPFUL_SHARE") or 0.5),
             desk_port=int(env.get("DESK_PORT") or 8000),
@@ -191,6 +194,13 @@ class Settings:
             alert_emerging_threshold=float(env.get("ALERT_EMERGING_THRESHOLD") or 0.45),
             alert_emerging_min_count=int(env.get("ALERT_EMERGING_MIN_COUNT") or 10),
         )
+
+    def outbox_rates(self) -> Dict[str, float]:
+        """Channel -> proactive messages per second per sender, for `bot.outbox.Outbox`."""
+        return {
+            "whatsapp": self.outbox_whatsapp_per_second,
+            "telegram": self.outbox_telegram_per_second,
+        }
 
     def whatsapp_missing(self) -> List[str]:
         """The settings the WhatsApp channel still needs (empty: the channel is on)."""

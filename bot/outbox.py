@@ -13,7 +13,11 @@ dict whose shape the channel's sender understands) and the outbox delivers it:
 - a message is marked `sent` exactly once. A send whose answer was lost (timeout)
   is retried, so the provider may see it twice: no provider API offers more.
 - messages that answer nobody (`answers=None`, i.e. proactive ones) are not
-  sent to a recipient who opted out; they fail with "opted out".
+  sent to a recipient who opted out; they fail with "opted out";
+- proactive messages are paced per sender (`rates`: messages per second per
+  channel, `Pacer`), so a broadcast never floods the provider's own queue;
+  replies to a customer who just wrote are not held back (each one takes a slot
+  from the proactive messages instead).
 
 A channel implements `Sender` for its provider and starts the background loop
 (`Outbox.start()`) inside its server's event loop; `enqueue` wakes the loop, so
@@ -76,6 +80,38 @@ class Sender(Protocol):
         ...
 
 
+class Pacer:
+    """Spaces one sender's messages at most `rate` a second; replies never wait.
+
+    A proactive message waits for the next free slot (slots are `1/rate` apart,
+    taken in the order asked for). A reply does not wait, but takes a slot, which
+    pushes the proactive messages after it back by one: the sender stays near its
+    rate while customers talk, and nobody who just wrote waits behind a broadcast.
+
+    Args:
+        rate: messages per second.
+        clock: monotonic seconds; replaceable in tests.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.next_at = 0.0
+
+    def delay(self, reply: bool) -> float:
+        """Takes the next slot; returns how many seconds to wait for it (0 for a reply)."""
+        at = self.clock()
+        slot = at if reply else max(self.next_at, at)
+        self.next_at = max(self.next_at, at) + self.interval if reply else slot + self.interval
+        return slot - at
+
+    async def wait(self, reply: bool = False) -> None:
+        """Waits for a slot (a reply takes one at once)."""
+        seconds = self.delay(reply)
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+
 class Outbox:
     """Writes outgoing messages to the store and delivers them through channel senders.
 
@@ -93,6 +129,8 @@ class Outbox:
         concurrency: how many recipients are served at the same time.
         clock: Unix time (seconds); replaceable in tests.
         rng: a number in [0, 1) for jitter; replaceable in tests.
+        rates: channel -> proactive messages per second for its sender (missing
+            or 0: unpaced); `Settings.outbox_rates()` gives the configured ones.
     """
 
     def __init__(
@@ -109,6 +147,7 @@ class Outbox:
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        rates: Mapping[str, float] | None = None,
     ) -> None:
         self.store = AsyncStore.of(store)
         self.senders = dict(senders)
@@ -124,6 +163,7 @@ class Outbox:
         self._wakeup = asyncio.Event()
         self._active: Dict[tuple[str, str], asyncio.Task[int]] = {}
         self._task: asyncio.Task[None] | None = None
+        self.pacers = {channel: Pacer(rate) for channel, rate in (rates or {}).items() if rate > 0}
 
     # -- writing ---------------------------------------------------------------------
 
@@ -195,18 +235,23 @@ class Outbox:
     async def _drain(self, channel: str, recipient: str) -> int:
         """Sends one recipient's due messages in order until one has to wait for a retry."""
         sent = 0
-        async with self._limit:
-            while True:
-                row = await self.store.oldest_pending(channel, recipient)
+        pacer = self.pacers.get(channel)
+        while True:
+            row = await self.store.oldest_pending(channel, recipient)
+            if row is None or row["next_attempt_at"] > self.clock():
+                return sent
+            if pacer is not None:
+                # Before the claim, and without a concurrency slot: a message waiting
+                # for its turn is neither leased nor keeping a reply from going out.
+                await pacer.wait(reply=row["answers"] is not None)
+            async with self._limit:
                 at = self.clock()
-                if row is None or row["next_attempt_at"] > at:
-                    return sent
                 if not await self.store.claim_outgoing(row["id"], at, at + self.lease):
                     return sent
                 outcome = await self._attempt(row)
-                if outcome == "retry":
-                    return sent
-                sent += outcome == "sent"
+            if outcome == "retry":
+                return sent
+            sent += outcome == "sent"
 
     async def _attempt(self, row: Dict[str, Any]) -> str:
         """One attempt at one claimed message: "sent", "failed" (for good) or "retry"."""

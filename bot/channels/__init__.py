@@ -26,6 +26,7 @@ def shared_outbox() -> Outbox:
             max_attempts=cfg.outbox_max_attempts,
             base_delay=cfg.outbox_retry_base_seconds,
             max_delay=cfg.outbox_retry_max_seconds,
+            rates=cfg.outbox_rates(),
         )
     return _outbox
 

@@ -272,7 +272,8 @@ def desk_outbox(app: Any) -> Outbox:
     """The desk's own outbox (started on first use, inside the server's event loop)."""
     outbox = getattr(app.state, "outbox", None)
     if outbox is None:
-        outbox = app.state.outbox = Outbox(app.state.store, senders(app.state.settings))
+        cfg = app.state.settings
+        outbox = app.state.outbox = Outbox(app.state.store, senders(cfg), rates=cfg.outbox_rates())
     outbox.start()
     return outbox
 
