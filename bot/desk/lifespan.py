@@ -12,6 +12,9 @@ started is stopped and awaited, and their HTTP clients closed:
   blanked every hour, unless CRISISDESK_RETENTION_DAYS is 0);
 - the desk's outbox for WhatsApp and Telegram (`app.state.outbox`, started on
   the first agent reply) and its senders' HTTP sessions;
+- early warning (`app.state.early_warning`, bot/alerts.py): the message log
+  read from Rasa's event broker, spike and emerging-topic checks, alerts to the
+  staff chat; on the broker of a preset `app.state.live`, else endpoints.yml's;
 - the live event feed's reader task (`app.state.live`, started by the first
   queue or conversation stream);
 - the web chat hub's delivery tasks (`app.state.webchat.hub`).
@@ -104,6 +107,32 @@ def retention(app: Any) -> Any:
     return app.state.retention
 
 
+def early_warning(app: Any) -> Any:
+    """The app's early-warning task (bot/alerts.py), made once.
+
+    It reads the broker a preset live feed reads (tests/system.py points it at
+    the test's Rasa), else the SQL event broker of endpoints.yml.
+    """
+    found = getattr(app.state, "early_warning", None)
+    if found is None:
+        from bot.alerts import EarlyWarning, Notifier, Thresholds
+        from bot.desk.live import broker_db_from_endpoints
+        from bot.staff import staff_chat
+
+        cfg = app.state.settings
+        live = getattr(app.state, "live", None)
+        broker = live.broker_db if live is not None else broker_db_from_endpoints()
+        found = EarlyWarning(
+            app.state.store.path,
+            broker,
+            Notifier(app.state.store, staff_chat(cfg), desk_url(cfg)),
+            clock=app.state.clock,
+            thresholds=Thresholds.from_settings(cfg),
+        )
+        app.state.early_warning = found
+    return found
+
+
 async def stop_background(app: Any) -> None:
     """Stops and awaits every background task the desk started; closes their clients."""
     state = app.state
@@ -116,6 +145,10 @@ async def stop_background(app: Any) -> None:
     task = getattr(state, "retention", None)
     if task is not None:
         await task.stop()
+    warning = getattr(state, "early_warning", None)
+    if warning is not None:
+        await warning.stop()
+        state.early_warning = None
     outbox = getattr(state, "outbox", None)
     if outbox is not None:
         await outbox.stop()
@@ -143,6 +176,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     task = retention(app)
     if task is not None:
         task.start()
+    early_warning(app).start()
     try:
         yield
     finally:
