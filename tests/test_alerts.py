@@ -512,3 +512,25 @@ def test_the_alert_tables_hold_what_the_contract_names(store):
         "id", "kind", "topic", "intent", "incident_id", "window_minutes", "count", "baseline",
         "examples", "raised_at", "notified_at", "acknowledged_by", "acknowledged_at",
     } <= columns  # fmt: skip
+
+
+def test_the_desk_runs_early_warning_on_its_live_feeds_broker_and_stops_it(
+    demo_store, broker, tmp_path
+):
+    from bot.desk.live import LiveFeed
+
+    desk = Desk(demo_store)
+    desk.app.state.live = LiveFeed(Path(desk.settings.db_path), tmp_path / "events.db")
+    with desk.client():
+        warning = desk.app.state.early_warning
+        assert warning.broker_db == tmp_path / "events.db"
+        assert warning.task is not None and not warning.task.done()
+        running = warning.task
+        for n in range(10):
+            broker.publish(user_event(f"telegram:77{n:04d}", "bursa fabrikaniz yaniyor mu"))
+        started = time.monotonic()
+        while not demo_store.list_alerts() and time.monotonic() - started < 30:
+            time.sleep(0.05)
+        (alert,) = demo_store.list_alerts()
+        assert (alert["topic"], alert["intent"], alert["count"]) == ("factory fire", "rumour", 10)
+    assert running.done() and getattr(desk.app.state, "early_warning", None) is None
