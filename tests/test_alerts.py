@@ -534,3 +534,23 @@ def test_the_desk_runs_early_warning_on_its_live_feeds_broker_and_stops_it(
         (alert,) = demo_store.list_alerts()
         assert (alert["topic"], alert["intent"], alert["count"]) == ("factory fire", "rumour", 10)
     assert running.done() and getattr(desk.app.state, "early_warning", None) is None
+
+
+def test_the_rumours_page_shows_growth_against_the_rate_before(store):
+    now = datetime.now(timezone.utc)
+    steady = store.record_rumour("kuzey sut zam yapacak mi", "tr", "telegram:1", "telegram")
+    for n in range(2, 9):
+        store.record_rumour("kuzey sut zam yapacak mi", "tr", f"telegram:{n}", "telegram")
+    old_askers(store, steady, now - timedelta(days=2))
+    rising = store.record_rumour("is the new plant closing", "en", "telegram:20", "telegram")
+    for n in range(21, 24):
+        store.record_rumour("is the new plant closing", "en", f"telegram:{n}", "telegram")
+    desk = Desk(store)
+    desk.user("eda", "editor")
+    editor = desk.login("eda")
+    largest = editor.get("/rumours").text
+    assert largest.index(f'id="rumour-{steady}"') < largest.index(f'id="rumour-{rising}"')
+    growing = editor.get("/rumours?order=growing").text
+    assert growing.index(f'id="rumour-{rising}"') < growing.index(f'id="rumour-{steady}"')
+    assert "+4 in the last 60 min, 4× the rate before" in growing
+    assert "+0 in the last 60 min</span>" in growing

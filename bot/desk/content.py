@@ -16,7 +16,7 @@ templates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Sequence
 from urllib.parse import quote, urlencode
@@ -25,7 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot import clock as crisis_clock
 from bot import rumours as rumour_queue
+from bot.alerts import RUMOUR_WINDOW, rumour_ranking
 from bot.desk import web
 from bot.desk.auth import EDITORS, current_user, route
 from bot.facts import validate_fact, validate_faq
@@ -33,7 +35,7 @@ from bot.publishing import publish_fact, retire_fact
 from bot.store import FACT_FIELDS, FACT_STATUSES, FAQ_FIELDS, VERDICTS, NotFound, Store
 from bot.store.content import FAQ_STATUSES
 
-GROWTH_WINDOW = timedelta(hours=1)  # "fastest-growing": new askers within this window
+GROWTH_WINDOW = RUMOUR_WINDOW  # "fastest-growing": new askers within this window
 MAX_FORM_FIELD = 8000  # the form refuses more before validation (validation allows 4000)
 
 
@@ -346,30 +348,26 @@ async def fact_retire(request: Request) -> Response:
 def rumour_board(
     store: Store, order: str = "largest", status: str = "open", at: datetime | None = None
 ) -> List[Dict]:
-    """Rumour groups with their growth and suggested facts, largest or fastest-growing first."""
-    at = at or datetime.now(timezone.utc)
-    since = (at - GROWTH_WINDOW).astimezone(timezone.utc).isoformat(timespec="seconds")
-    growth = store.rumour_growth(since)
+    """Rumour groups with their growth and suggested facts, largest or fastest-growing first.
+
+    Growth is `bot.alerts.rumour_ranking`'s: new askers in the last hour against
+    the group's hourly rate before, as `crisisdesk rumours list` shows it.
+    """
+    at = at or crisis_clock.now()
+    ranked = rumour_ranking(store, at, GROWTH_WINDOW, None if status == "all" else "open")
     groups = []
-    for group in store.rumour_groups(None if status == "all" else "open"):
+    for group in ranked:
         suggestions = []
         for fact_id, score in group["suggestions"]:
             fact = store.get_fact(fact_id, missing_ok=True)
             if fact:
                 suggestions.append({"fact": fact, "score": score})
         wordings = store.rumour_wordings(group["id"])
-        groups.append(
-            {
-                **group,
-                "growth": growth.get(group["id"], 0),
-                "items": wordings,
-                "offers": suggestions,
-            }
-        )
+        groups.append({**group, "items": wordings, "offers": suggestions})
     if order == "growing":
-        groups.sort(key=lambda g: (-g["growth"], -g["askers"], -g["ask_count"], g["id"]))
+        groups.sort(key=lambda g: (-g["growth"], -g["recent"], -g["askers"], g["id"]))
     else:
-        groups.sort(key=lambda g: (-g["askers"], -g["growth"], -g["ask_count"], g["id"]))
+        groups.sort(key=lambda g: (-g["askers"], -g["recent"], -g["ask_count"], g["id"]))
     return groups
 
 
