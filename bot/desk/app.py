@@ -49,6 +49,7 @@ AREAS = (
     "bot.desk.incidents",
     "bot.desk.alerts",
     "bot.desk.reports",
+    "bot.desk.campaigns",
 )
 
 # Where each role lands after login ("/").
