@@ -305,16 +305,14 @@ def statement_to_show(
 
 def greeting_statement(store: Store) -> Dict[str, Any] | None:
     """The live statement a greeting mentions: of the most severe active incident, then newest."""
-    incidents = sorted(
-        store.active_incidents(),
-        key=lambda i: (SEVERITY_RANK.get(i["severity"], 0), i["id"]),
-        reverse=True,
-    )
-    for incident in incidents:
-        live = store.live_statement(int(incident["id"]))
-        if live is not None:
-            return live
-    return None
+    return store.greeting_statement()
+
+
+def greeting_headline(statement: Mapping[str, Any], language: str | None) -> str:
+    """The greeting's line about a statement: its first sentence (both languages when unknown)."""
+    if language in ("tr", "en"):
+        return headline(str(statement[f"text_{language}"]))
+    return f"{headline(str(statement['text_tr']))} / {headline(str(statement['text_en']))}"
 
 
 def handoff_incident(
@@ -811,6 +809,7 @@ __all__ = [
     "approve_statement",
     "check_actor",
     "close_incident",
+    "greeting_headline",
     "greeting_statement",
     "handoff_incident",
     "headline",

@@ -214,6 +214,18 @@ class IncidentStore(Area):
         )
         return rows[0] if rows else None
 
+    def greeting_statement(self) -> Dict[str, Any] | None:
+        """The live statement a greeting mentions: the most severe active incident's first."""
+        order = " ".join(f"when '{name}' then {rank}" for rank, name in enumerate(SEVERITIES))
+        rows = _rows(
+            self.db.execute(
+                "select s.* from incident_statements s join incidents i on i.id = s.incident_id"
+                " where s.status = 'live' and i.status = 'active'"
+                f" order by case i.severity {order} else -1 end desc, i.id desc limit 1"
+            )
+        )
+        return rows[0] if rows else None
+
     def approve_statement(self, statement_id: int, approved_by: str) -> Dict[str, Any]:
         """draft -> live, by someone other than its writer; the previous live one is superseded.
 
