@@ -1,4 +1,12 @@
-"""The customer's 1-5 rating of a handoff, answered with the buttons the bot offered."""
+"""The customer's 1-5 rating of a handoff, and the one free-text comment asked for after it.
+
+A first rating of a handoff starts `rating_comment_form`, whose question
+(`utter_ask_rating_comment_form_rating_comment`) thanks for the rating and asks
+once for a comment; whatever the customer writes next is the comment, kept
+scrubbed with the handoff (`action_save_rating_comment`). "No" or the Skip
+button skips it. A rumour, a question or a request for a person written instead
+is not taken for a comment: it is answered as usual.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,25 @@ import logging
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import store
+from bot.language import normalize
 from bot.privacy import mask
 from bot.store import NotFound
+from bot.training.scrub import scrub
+
+COMMENT_FORM = "rating_comment_form"
+COMMENT_QUESTION = "utter_ask_rating_comment_form_rating_comment"  # the form asks it itself
+# Said instead of a comment: skips it (besides a "no", which is the Skip button's payload).
+SKIP_WORDS = {"gec", "skip", "yok", "hayir", "no", "no thanks", "istemiyorum", "-"}
+# Messages that are not a comment but something to answer: their usual action runs.
+NOT_A_COMMENT = {
+    "rumour": "action_answer_rumour",
+    "question": "action_answer_question",
+    "request_human": "action_handoff",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -67,5 +88,55 @@ class ActionRateHandoff(Action):
                 mask(tracker.sender_id),
                 "" if stored else " (already rated: kept the first)",
             )
+            if stored and store().ask_rating_comment(handoff_id):
+                # The form's question thanks for the rating and asks for the comment.
+                return [SlotSet("pending", f"comment:{handoff_id}"), FollowupAction(COMMENT_FORM)]
         dispatcher.utter_message(response="utter_rating_thanks")
         return [SlotSet("pending", None)]
+
+
+def commented_handoff(tracker: Tracker) -> int | None:
+    """The handoff the comment is about: the one `pending` names ("comment:<id>"), if any."""
+    subject, _, handoff_id = (tracker.get_slot("pending") or "").partition(":")
+    return int(handoff_id) if subject == "comment" and handoff_id.isdigit() else None
+
+
+def is_skip(tracker: Tracker, text: str) -> bool:
+    """True when the customer declined to comment ("no", Skip, "geç", nothing)."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    words = normalize(text).strip(" .!")
+    return intent == "deny" or not words or words.startswith("/") or words in SKIP_WORDS
+
+
+class ActionSaveRatingComment(Action):
+    """Keeps the comment written after a rating (scrubbed), or notes that it was skipped."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_save_rating_comment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        """Stores the comment once; a message that is no comment is answered as usual."""
+        text = tracker.get_slot("rating_comment") or ""
+        handoff_id = commented_handoff(tracker)
+        events: List[Dict[str, Any]] = [SlotSet("rating_comment", None), SlotSet("pending", None)]
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        if intent in NOT_A_COMMENT:
+            if handoff_id is not None:
+                store().save_rating_comment(handoff_id, "")
+            return [*events, FollowupAction(NOT_A_COMMENT[intent])]
+        skipped = is_skip(tracker, text)
+        if handoff_id is not None:
+            store().save_rating_comment(handoff_id, "" if skipped else scrub(text)[0][:2000])
+            logger.info(
+                "handoff %s: comment %s by %s",
+                handoff_id,
+                "skipped" if skipped else "kept",
+                mask(tracker.sender_id),
+            )
+        dispatcher.utter_message(
+            response="utter_rating_comment_skipped" if skipped else "utter_rating_comment_thanks"
+        )
+        return events

@@ -1,9 +1,9 @@
-"""Close and hand back: the bot thanks the customer, asks for a 1-5 rating, stores it."""
+"""Close and hand back: the bot asks for a 1-5 rating, stores it, then asks once for a comment."""
 
 from __future__ import annotations
 
 import pytest
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions.handoff import ActionHandoffClosed
 from actions.rating import ActionRateHandoff
@@ -49,9 +49,14 @@ async def test_a_rating_is_stored_with_the_handoff(action_store, dispatcher, dom
     events = await ActionRateHandoff().run(
         dispatcher, rating_tracker(rating, f"rating:{handoff_id}"), domain
     )
-    assert events == [SlotSet("pending", None)]
-    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_thanks"]
+    # The comment form's question thanks for the rating and asks for a comment.
+    assert events == [
+        SlotSet("pending", f"comment:{handoff_id}"),
+        FollowupAction("rating_comment_form"),
+    ]
+    assert dispatcher.messages == []
     assert action_store.get_handoff(handoff_id)["rating"] == rating
+    assert action_store.get_handoff(handoff_id)["comment_asked_at"]
 
 
 async def test_a_second_rating_is_thanked_but_the_first_kept(action_store, dispatcher, domain):
@@ -59,7 +64,8 @@ async def test_a_second_rating_is_thanked_but_the_first_kept(action_store, dispa
     await ActionRateHandoff().run(dispatcher, rating_tracker(2, f"rating:{handoff_id}"), domain)
     await ActionRateHandoff().run(dispatcher, rating_tracker(5, f"rating:{handoff_id}"), domain)
     assert action_store.get_handoff(handoff_id)["rating"] == 2
-    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_thanks"] * 2
+    # The first is asked for a comment (by the form), the second only thanked.
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_thanks"]
 
 
 @pytest.mark.parametrize("rating", [None, 0, 6, "x"])
@@ -83,3 +89,85 @@ async def test_a_rating_with_no_handoff_asked_about_stores_nothing(
     await ActionRateHandoff().run(dispatcher, rating_tracker(4, "rating:99999"), domain)
     assert action_store.get_handoff(handoff_id)["rating"] is None
     assert [m["response"] for m in dispatcher.messages] == ["utter_rating_thanks"] * 2
+
+
+# -- the comment after a rating ------------------------------------------------------------
+
+
+def comment_tracker(text, intent, handoff_id, language="en"):
+    return make_tracker(
+        text,
+        intent,
+        slots={"pending": f"comment:{handoff_id}", "rating_comment": text},
+        language=language,
+    )
+
+
+async def rated_handoff(store, dispatcher, domain, rating=4):
+    handoff_id = waiting_handoff(store)
+    store.close_handoff(handoff_id)
+    await ActionRateHandoff().run(
+        dispatcher, rating_tracker(rating, f"rating:{handoff_id}"), domain
+    )
+    return handoff_id
+
+
+def test_the_comment_question_thanks_for_the_rating_and_offers_skip(domain):
+    variants = domain["responses"]["utter_ask_rating_comment_form_rating_comment"]
+    assert {v["condition"][0]["value"] for v in variants if "condition" in v} == {"tr", "en"}
+    for variant in variants:
+        assert [b["payload"] for b in variant["buttons"]] == ["/deny"]
+    assert variants[0]["text"].startswith("Puanınız için teşekkürler!")
+    slot = domain["slots"]["rating_comment"]["mappings"][0]
+    assert slot["type"] == "from_text"
+    assert slot["conditions"] == [
+        {"active_loop": "rating_comment_form", "requested_slot": "rating_comment"}
+    ]
+
+
+async def test_a_comment_is_kept_scrubbed_once(action_store, dispatcher, domain):
+    from actions.rating import ActionSaveRatingComment
+
+    handoff_id = await rated_handoff(action_store, dispatcher, domain)
+    text = "temsilci cok ilgiliydi ama 40 dakika bekledim, beni 0532 123 45 67 den arayin"
+    events = await ActionSaveRatingComment().run(
+        dispatcher, comment_tracker(text, "complaint", handoff_id, "tr"), domain
+    )
+    assert events == [SlotSet("rating_comment", None), SlotSet("pending", None)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_comment_thanks"]
+    kept = action_store.get_handoff(handoff_id)
+    assert kept["rating_comment"].startswith("temsilci cok ilgiliydi ama 40 dakika bekledim")
+    assert "0532" not in kept["rating_comment"] and "<phone>" in kept["rating_comment"]
+    assert kept["rating_comment_at"]
+    # Asked once: a later message in the same state does not overwrite it.
+    await ActionSaveRatingComment().run(
+        dispatcher, comment_tracker("another one", "complaint", handoff_id), domain
+    )
+    assert action_store.get_handoff(handoff_id)["rating_comment"] == kept["rating_comment"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("/deny", "deny"), ("hayır", "deny"), ("Skip", "out_of_scope"), ("geç", "deny")],
+)
+async def test_the_customer_may_skip_the_comment(action_store, dispatcher, domain, text, intent):
+    from actions.rating import ActionSaveRatingComment
+
+    handoff_id = await rated_handoff(action_store, dispatcher, domain)
+    await ActionSaveRatingComment().run(
+        dispatcher, comment_tracker(text, intent, handoff_id), domain
+    )
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_comment_skipped"]
+    assert action_store.get_handoff(handoff_id)["rating_comment"] == ""
+
+
+async def test_a_rumour_instead_of_a_comment_is_answered_as_usual(action_store, dispatcher, domain):
+    from actions.rating import ActionSaveRatingComment
+
+    handoff_id = await rated_handoff(action_store, dispatcher, domain)
+    events = await ActionSaveRatingComment().run(
+        dispatcher, comment_tracker("kuzey sut iflas mi etti", "rumour", handoff_id, "tr"), domain
+    )
+    assert events[-1] == FollowupAction("action_answer_rumour")
+    assert dispatcher.messages == []
+    assert action_store.get_handoff(handoff_id)["rating_comment"] == ""
