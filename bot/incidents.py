@@ -340,7 +340,9 @@ def raised_priority(priority: str) -> str:
 
 def check_actor(store: Store, name: str) -> Dict[str, Any]:
     """The enabled editor or admin called `name`; NotAllowed otherwise."""
-    user = store.find_user(name) if name else None
+    if not name:
+        raise NotAllowed("say who acts with --as NAME (an editor or admin of the desk's users)")
+    user = store.find_user(name)
     if user is None:
         raise NotAllowed(f"{name!r} is not a desk user: --as names an editor or admin")
     if user.get("disabled"):
@@ -748,10 +750,10 @@ def add_commands(groups: Any, command: Callable[..., Any]) -> None:
         " that reaches them only after a second editor or admin approved it.",
     )
     sub = group.add_subparsers(dest="action", metavar="ACTION", required=True)
-    as_help = "who acts: an editor or admin of the desk's users"
+    as_help = "who acts (required): an editor or admin of the desk's users"
     p = command(sub, "open", cli_open, "open an incident (an editor or admin)")
     p.add_argument("name")
-    p.add_argument("--severity", required=True, choices=SEVERITIES)
+    p.add_argument("--severity", choices=SEVERITIES, default="", help="required")
     p.add_argument(
         "--keyword",
         action="append",
@@ -765,7 +767,7 @@ def add_commands(groups: Any, command: Callable[..., Any]) -> None:
         "--example-en", action="append", default=[], help="an English example message (repeat)"
     )
     p.add_argument("--started-at", help="ISO 8601 start time with zone (default: now)")
-    p.add_argument("--as", dest="user", required=True, help=as_help)
+    p.add_argument("--as", dest="user", default="", help=as_help)
     p = command(sub, "list", cli_list, "list incidents (active ones; --all for closed too)")
     p.add_argument("--all", action="store_true", help="include closed incidents")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -783,7 +785,7 @@ def add_commands(groups: Any, command: Callable[..., Any]) -> None:
     p.add_argument("--en", help="the statement in English")
     p.add_argument("--tr-file", help="read the Turkish statement from this file")
     p.add_argument("--en-file", help="read the English statement from this file")
-    p.add_argument("--as", dest="user", required=True, help=as_help)
+    p.add_argument("--as", dest="user", default="", help=as_help)
     p = command(
         sub,
         "approve",
@@ -791,13 +793,13 @@ def add_commands(groups: Any, command: Callable[..., Any]) -> None:
         "approve a draft statement: it goes live (refused for its writer)",
     )
     p.add_argument("statement", type=int, help="the statement's id (crisisdesk incidents show)")
-    p.add_argument("--as", dest="user", required=True, help=as_help)
+    p.add_argument("--as", dest="user", default="", help=as_help)
     p = command(sub, "reject", cli_reject, "reject a draft statement (it never goes live)")
     p.add_argument("statement", type=int, help="the statement's id")
-    p.add_argument("--as", dest="user", required=True, help=as_help)
+    p.add_argument("--as", dest="user", default="", help=as_help)
     p = command(sub, "close", cli_close, "close an incident: its statement stops at once")
     p.add_argument("id", type=int)
-    p.add_argument("--as", dest="user", required=True, help=as_help)
+    p.add_argument("--as", dest="user", default="", help=as_help)
 
 
 __all__ = [

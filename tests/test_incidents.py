@@ -297,9 +297,12 @@ def test_cli_open_statement_approve_show_close(editors, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("user", "problem"), [("ayse", "only editors and admins"), ("nobody", "not a desk user")]
+    ("user", "problem"),
+    [("ayse", "only editors and admins"), ("nobody", "not a desk user"), ("", "--as NAME")],
 )
-def test_cli_refuses_someone_who_is_not_an_editor_or_admin(editors, tmp_path, capsys, user, problem):
+def test_cli_refuses_someone_who_is_not_an_editor_or_admin(
+    editors, tmp_path, capsys, user, problem
+):
     incident = open_bleach(editors)
     statement = draft(editors, incident["id"])
     assert cli(tmp_path / "crisisdesk.db", "incidents", "approve", str(statement["id"]),
@@ -366,9 +369,7 @@ async def test_on_topic_message_gets_the_live_statement_first_once_per_version(
 
 async def test_statement_in_english_and_not_for_other_topics(crisis, action_store):
     approve_first(action_store, crisis)
-    _, messages, _ = await run_rumour(
-        "is there bleach in kuzey milk", "telegram:1", language="en"
-    )
+    _, messages, _ = await run_rumour("is there bleach in kuzey milk", "telegram:1", language="en")
     assert messages[0]["response"] == "utter_incident_statement"
     assert messages[0]["statement"] == STATEMENT_EN
     responses, _, _ = await run_rumour("kuzey sut iflas mi ediyor", "telegram:2")
