@@ -411,6 +411,19 @@ class EarlyWarning:
         raised = self._detector.check(self.clock()) if logged or check else []
         return logged, len(raised)
 
+    async def run_once(self) -> Tuple[int, int]:
+        """One round now: read the broker, check, notify; (messages logged, alerts raised).
+
+        For simulations and tests that want the alerts at a moment they choose
+        (the background task does the same every `poll_seconds`).
+        """
+        loop = asyncio.get_running_loop()
+        logged, raised = await loop.run_in_executor(self._pool, self._round, True)
+        self.raised += raised
+        if self.notifier is not None:
+            await self.notifier.notify(self.clock())
+        return logged, raised
+
     def _close(self) -> None:
         if self._log is not None:
             self._log.close()
