@@ -199,7 +199,8 @@ def edit_page(kind: Kind) -> Callable[[Request], Any]:
         record = await kind.get(_store(request), item_id)
         if not record:
             return _not_found(request, f"{kind.label} {item_id}")
-        return _form_page(request, kind, kind.row(record), record)
+        extra = await _helpfulness(request, item_id) if kind is FACT else {}
+        return _form_page(request, kind, kind.row(record), record, **extra)
 
     edit.__doc__ = f"One {kind.label}: its edit form, status and publish/retire buttons."
     return edit
@@ -238,17 +239,37 @@ def save_edit(kind: Kind) -> Callable[[Request], Any]:
 # -- facts -----------------------------------------------------------------------
 
 
+async def _poor_facts(request: Request) -> Dict[str, Dict[str, Any]]:
+    """Facts flagged for poor helpfulness (FEEDBACK_MIN_ANSWERS, FEEDBACK_HELPFUL_SHARE)."""
+    cfg = web.settings(request)
+    return await _store(request).poor_facts(cfg.feedback_min_answers, cfg.feedback_helpful_share)
+
+
+async def _helpfulness(request: Request, fact_id: str) -> Dict[str, Any]:
+    """A fact's "was this helpful?" figures, its flag and the messages behind its "no"s."""
+    store = _store(request)
+    rows = [r for r in await store.fact_helpfulness() if r["fact_id"] == fact_id]
+    poor = await _poor_facts(request)
+    return {
+        "helpfulness": rows[0] if rows else None,
+        "poor": poor.get(fact_id),
+        "unhelpful": await store.unhelpful_messages(fact_id),
+    }
+
+
 async def facts_list(request: Request) -> Response:
     """Facts, searchable, with verdict, status and who verified them when."""
     query = request.query_params.get("q", "")[:200]
     status = request.query_params.get("status", "")
     status = status if status in FACT_STATUSES else ""
     facts = await _store(request).search_facts(query, status or None)
+    poor = await _poor_facts(request)
     return _render(
         request,
         "content/facts.html",
         {
             "facts": facts,
+            "poor": poor,
             "q": query,
             "status": status,
             "statuses": FACT_STATUSES,
