@@ -194,8 +194,10 @@ def test_cli_list_suggest_confirm_reject(demo_store, capsys):
     assert header.split() == [
         "id",
         "status",
-        "wordings",
         "askers",
+        "new",
+        "growth",
+        "wordings",
         "asks",
         "first_seen",
         "last_seen",
@@ -204,7 +206,8 @@ def test_cli_list_suggest_confirm_reject(demo_store, capsys):
     ]
     assert len(rows) == 2
     first = next(row for row in rows if row.split()[0] == str(rid))
-    assert first.split()[1:5] == ["open", "2", "2", "2"]
+    # open, 2 askers, both new in the last hour (growth 2: no rate before), 2 wordings, 2 asks
+    assert first.split()[1:7] == ["open", "2", "2", "2.0", "2", "2"]
     assert "bursa-factory-fire (0.47), halal-certificate" in first  # cut at 48 characters
     assert "fabrikanız yanıp kül olmuş" in first
 
