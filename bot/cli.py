@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Sequence
 
 from bot import alerts as early_warning
 from bot import brands as brand_list
-from bot import incidents, privacy_ops
+from bot import corrections, incidents, privacy_ops
 from bot import report as post_crisis_report
 from bot import rumours as rumour_queue
 from bot.answers import Knowledge
@@ -67,10 +67,19 @@ def _report(kind: str, report: ImportReport) -> int:
 
 
 def facts_import(args: argparse.Namespace) -> int:
-    """Imports facts from a CSV file."""
-    return _report(
-        "facts", import_facts(_store(args), Path(args.file), draft=args.draft, verified_by=args.by)
+    """Imports facts from a CSV file; a published fact's changed answer is sent as a correction."""
+    store = _store(args)
+    code = _report(
+        "facts", import_facts(store, Path(args.file), draft=args.draft, verified_by=args.by)
     )
+    if not args.draft:
+        done = corrections.queue_corrections(store, by=args.by)
+        if done.queued or done.unreachable:
+            print(
+                f"{done.queued} follow-up message(s) queued;"
+                f" {done.unreachable} asker(s) on channels the bot cannot write to"
+            )
+    return code
 
 
 def facts_list(args: argparse.Namespace) -> int:
@@ -651,6 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
     early_warning.add_commands(groups, command)
     privacy_ops.add_commands(groups, command)
     incidents.add_commands(groups, command)
+    corrections.add_commands(groups, command)  # after incidents: adds `incidents broadcast`
     return parser
 
 

@@ -505,3 +505,142 @@ async def on_customer_message(pipeline: Any, incoming: Any) -> bool:
         " (the update button)" if pressed else "",
     )
     return pressed
+
+
+# -- the command line -------------------------------------------------------------------
+
+STATE_COLUMNS = [
+    "queued",
+    "waiting_window",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "opted_out",
+    "unreachable",
+]
+
+
+def _subject(campaign: Dict[str, Any]) -> str:
+    if campaign["kind"] == "correction":
+        return f"fact {campaign['fact_id']} v{campaign['fact_version']}"
+    return f"incident {campaign['incident_id']} statement {campaign['statement_id']}"
+
+
+def cli_list(args: Any) -> int:
+    """Lists corrections and broadcasts with their deliveries by state."""
+    import json
+
+    from bot.cli import _store, _table
+
+    campaigns = _store(args).list_campaigns()
+    if args.json:
+        print(json.dumps(campaigns, ensure_ascii=False, indent=2))
+        return 0
+    rows = [{**c, "subject": _subject(c), "all": c["total"], **c["counts"]} for c in campaigns]
+    _table(rows, ["id", "kind", "subject", "created_at", "created_by", "all", *STATE_COLUMNS])
+    return 0
+
+
+def cli_show(args: Any) -> int:
+    """One campaign: its progress and every delivery (customers masked)."""
+    import json
+
+    from bot.cli import _store, _table
+    from bot.privacy import display_sender
+
+    store = _store(args)
+    campaign = store.get_campaign(args.id)
+    deliveries = store.list_deliveries(args.id)
+    for delivery in deliveries:
+        delivery["recipient"] = display_sender(delivery["recipient"], None)
+        delivery.pop("payload", None)
+    if args.json:
+        print(json.dumps({**campaign, "deliveries": deliveries}, ensure_ascii=False, indent=2))
+        return 0
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(campaign["counts"].items())) or "none"
+    print(f"campaign {campaign['id']}: {campaign['kind']}, {_subject(campaign)}")
+    print(f"started {campaign['created_at']} by {campaign['created_by']}; deliveries: {counts}")
+    _table(
+        deliveries,
+        [
+            "id",
+            "recipient",
+            "channel",
+            "language",
+            "status",
+            "corrects_earlier",
+            "queued_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+            "error",
+        ],
+    )
+    return 0
+
+
+def cli_broadcast(args: Any) -> int:
+    """Broadcasts an incident's live statement to everyone who wrote about its topic."""
+    import sys
+
+    from bot.cli import _store
+
+    store = _store(args)
+    try:
+        from bot.incidents import NotAllowed, check_actor
+
+        check_actor(store, args.user)
+    except NotAllowed as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    try:
+        done = broadcast_statement(store, args.id, args.user)
+    except ValueError as problem:
+        print(str(problem), file=sys.stderr)
+        return 2
+    print(
+        f"campaign {', '.join(map(str, done.campaigns))}: {done.queued} message(s) queued"
+        f" ({done.waiting} waiting for WhatsApp's window), {done.opted_out} opted out,"
+        f" {done.unreachable} on channels the bot cannot write to"
+    )
+    return 0
+
+
+def add_commands(groups: Any, command: Callable[..., Any]) -> None:
+    """`crisisdesk corrections list|show ID` and `crisisdesk incidents broadcast ID`.
+
+    Call after the `incidents` group exists (bot/incidents.py); without it the
+    broadcast is `crisisdesk broadcast ID`.
+    """
+    import argparse
+
+    group = groups.add_parser(
+        "corrections",
+        help="corrections and statement broadcasts, with their delivery progress",
+        description="Corrections (a fact's answer to its askers and to whoever was told an"
+        " earlier version) and statement broadcasts, each recipient's delivery tracked.",
+    )
+    sub = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(sub, "list", cli_list, "list campaigns with their deliveries by state")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = command(sub, "show", cli_show, "one campaign and each recipient's delivery")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    incidents = groups.choices.get("incidents")
+    actions = [
+        a
+        for a in (incidents._actions if incidents else [])
+        if isinstance(a, argparse._SubParsersAction)
+    ]
+    where = actions[0] if actions else groups
+    p = command(
+        where,
+        "broadcast",
+        cli_broadcast,
+        "send an incident's live statement to everyone who wrote about its topic (once each)",
+    )
+    p.add_argument("id", type=int, help="the incident")
+    p.add_argument(
+        "--as", dest="user", required=True, help="an editor or admin of the desk's users"
+    )
