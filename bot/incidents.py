@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 import unicodedata
@@ -42,6 +43,8 @@ import numpy as np
 from bot.language import words
 from bot.store import NotFound, Store
 from bot.store.incidents import SEVERITIES, StatementRefused
+
+logger = logging.getLogger(__name__)
 
 # Who may open, write, approve and close (desk roles); agents may only look.
 STATEMENT_ROLES = ("editor", "admin")
@@ -532,12 +535,18 @@ def reject_statement(store: Store, statement_id: int, *, by: str) -> Dict[str, A
 def close_incident(store: Store, incident_id: int, *, by: str) -> Dict[str, Any]:
     """Closes an incident: its statement, greeting line and handoff priority stop at once.
 
-    Audited as incident.close. Closing a closed incident changes nothing. The
-    post-crisis report (bot/report.py, not in this tree yet) is frozen here once
-    it exists.
+    Audited as incident.close; then its post-crisis report is frozen
+    (bot.report.freeze_report, once). Closing a closed incident changes nothing
+    but freezes the report if an earlier attempt could not.
     """
     if store.close_incident(incident_id, by):
         store.audit(by, "incident.close", f"incident:{incident_id}")
+    from bot.report import freeze_report  # the report reads every area: imported when needed
+
+    try:
+        freeze_report(store, incident_id)
+    except Exception:  # the incident stays closed; closing again retries the report
+        logger.exception("incident %s closed, its report could not be frozen", incident_id)
     return store.get_incident(incident_id)
 
 

@@ -9,7 +9,7 @@ the actions and the NLG, which these tests call as Rasa would).
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from actions.complaints import ActionLogComplaint
 from actions.facts import ActionAnswerQuestion, ActionAnswerRumour
 from actions.handoff import ActionHandoff
-from bot import incidents
+from bot import clock, incidents
 from bot.cli import main
 from bot.desk.app import create_app
 from bot.desk.auth import SESSION_COOKIE
@@ -153,6 +153,17 @@ def test_closing_stops_the_statement_and_new_versions(editors):
         incidents.approve_statement(editors, pending["id"], by="ali")
     assert incidents.close_incident(editors, incident["id"], by="eda")["closed_by"] == "ali"
     assert audit_actions(editors).count("incident.close") == 1
+
+
+def test_closing_freezes_the_incidents_report_once(editors):
+    started = (clock.now() - timedelta(hours=2)).isoformat(timespec="seconds")
+    incident = open_bleach(editors, started_at=started)
+    incidents.approve_statement(editors, draft(editors, incident["id"])["id"], by="emre")
+    incidents.close_incident(editors, incident["id"], by="ali")
+    frozen = editors.frozen_report_data(incident["id"])
+    assert frozen is not None and frozen.get("frozen_at")
+    incidents.close_incident(editors, incident["id"], by="ali")
+    assert editors.frozen_report_data(incident["id"]) == frozen
 
 
 @pytest.mark.parametrize(
@@ -465,9 +476,7 @@ class DeskUser:
             name, role, "not-a-real-hash", must_change=False
         )
         session_id, self.csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        store.create_session(
-            session_id, user["id"], self.csrf, datetime.now(timezone.utc) + timedelta(hours=1)
-        )
+        store.create_session(session_id, user["id"], self.csrf, clock.now() + timedelta(hours=1))
         client.cookies.set(SESSION_COOKIE, session_id)
 
     def get(self, path: str):
