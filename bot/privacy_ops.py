@@ -155,31 +155,33 @@ def forget_customer(
         dirty = changes.dirty_problems(Path(root), sorted(edits))  # type: ignore[arg-type]
         if dirty:
             raise Refused("; ".join(dirty))
-    removed = {f"store {t}": n for t, n in store.forget_customer(customer, words, dry_run).items()}
+    removed: Dict[str, int] = {}
+    if edits:
+        # the files first: a forget that fails later is run again and finds the rest
+        removed.update({relative: count for relative, (_new, count) in edits.items()})
+        if not dry_run:
+            for relative, (new, _count) in edits.items():
+                (Path(root) / relative).write_text(new, encoding="utf-8")  # type: ignore[arg-type]
+            files = sorted(edits)
+            changes.record(
+                Path(root),  # type: ignore[arg-type]
+                store,
+                author=admin["name"],
+                action=FORGET_ACTION,
+                intent=",".join(sorted({Path(f).stem for f in files})),
+                files=files,
+                message=f"Forget: {sum(c for _, c in edits.values())} example(s) of a"
+                f" customer removed (crisisdesk forget), by {admin['name']}",
+            )
+            removed["training change"] = 1
+    for table, count in store.forget_customer(customer, words, dry_run).items():
+        removed[f"store {table}"] = count
     for label, data in (("tracker store", tracker), ("event broker", broker)):
         count = data.forget(customer, dry_run)
         if count:
             removed[label] = count
-    for relative, (_new, count) in edits.items():
-        removed[relative] = count
     if dry_run:
         return removed
-    if edits:
-        for relative, (new, _count) in edits.items():
-            (Path(root) / relative).write_text(new, encoding="utf-8")  # type: ignore[arg-type]
-        files = sorted(edits)
-        intents = sorted({Path(f).stem for f in files})
-        changes.record(
-            Path(root),  # type: ignore[arg-type]
-            store,
-            author=admin["name"],
-            action=FORGET_ACTION,
-            intent=",".join(intents),
-            files=files,
-            message=f"Forget: {sum(c for _, c in edits.values())} example(s) of a customer"
-            f" removed (crisisdesk forget), by {admin['name']}",
-        )
-        removed["training change"] = 1
     store.audit(
         admin["name"],
         "privacy.forget",
@@ -214,9 +216,7 @@ def run_retention(
         ("tracker", "tracker store", tracker_db),
         ("broker", "event broker", broker_db),
     ):
-        count, last = RasaData(path).expire(
-            before.timestamp(), store.privacy_cursor(name), dry_run
-        )
+        count, last = RasaData(path).expire(before.timestamp(), store.privacy_cursor(name), dry_run)
         if not dry_run:
             store.set_privacy_cursor(name, last)
         if count:
@@ -241,9 +241,7 @@ def retention_task(
 
         opened = Store.open(db_path, migrate=False)
         try:
-            return run_retention(
-                opened, days, tracker_db=tracker_db, broker_db=broker_db, at=now()
-            )
+            return run_retention(opened, days, tracker_db=tracker_db, broker_db=broker_db, at=now())
         finally:
             opened.close()
 
@@ -333,8 +331,7 @@ def cli_retention_run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(
-        ("would blank" if args.dry_run else "blanked")
-        + f" message texts older than {days:g} days:"
+        ("would blank" if args.dry_run else "blanked") + f" message texts older than {days:g} days:"
     )
     _print(done, "to blank")
     return 0

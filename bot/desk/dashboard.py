@@ -104,7 +104,7 @@ async def dashboard_page(request: Request) -> Response:
     closed = await db.closed_handoffs(RECENT_CLOSED)
     context = measures(await db.queue(), closed, now, online)
     role = (current_user(request) or {}).get("role")
-    for row, handoff in zip(context["closed"], closed):  # admins see the whole id
+    for row, handoff in zip(context["closed"], closed, strict=True):  # admins: whole id
         row["customer"] = display_sender(handoff["sender_id"], role)
     return render(request, "dashboard/page.html", {**context, "duration": duration})
 

@@ -10,8 +10,9 @@
 Templates live in bot/desk/templates/<area>/ and extend "base.html" (blocks:
 `title`, `content`, `scripts`). Jinja2 autoescapes everything: never use `|safe`
 on customer text. Show a conversation id as `{{ sender_id|sender }}` and customer
-text as `{{ text|phones }}`: masked unless the user is an admin. Every page gets `user` and `csrf_token` in its context (base.html reads
-both from the request itself, so it works with any Jinja2Templates too).
+text as `{{ text|phones }}`: masked unless the user is an admin. Every page gets
+`user` and `csrf_token` in its context (base.html reads both from the request
+itself, so it works with any Jinja2Templates too).
 """
 
 from __future__ import annotations

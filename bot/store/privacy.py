@@ -209,9 +209,7 @@ class PrivacyStore(Area):
     def undeclared_tables(self) -> List[str]:
         """Tables of this database in neither `CUSTOMER_DATA` nor `NO_CUSTOMER_DATA`."""
         known = {entry.table for entry in CUSTOMER_DATA} | set(NO_CUSTOMER_DATA)
-        return sorted(
-            t for t in _tables(self.db) if t not in known and not t.startswith("sqlite_")
-        )
+        return sorted(t for t in _tables(self.db) if t not in known and not t.startswith("sqlite_"))
 
     # -- forgetting one customer -------------------------------------------------------
 
@@ -266,7 +264,9 @@ class PrivacyStore(Area):
             # rows of one customer refer to each other (a reply to its outbox row):
             # foreign keys are checked at the commit, when all of them are gone
             conn.execute("pragma defer_foreign_keys = on")
-            for entry in self.declared():
+            # rows that belong to the customer's rows go first, while those are there
+            ordered = sorted(self.declared(), key=lambda e: e.via is None)
+            for entry in ordered:
                 columns = _columns(self.db, entry.table)
                 count = 0
                 if entry.via:
@@ -287,6 +287,12 @@ class PrivacyStore(Area):
                     count += self._forget_quotes(entry, columns, words)
                 if count:
                     removed[entry.table] = count
+            left = conn.execute("pragma foreign_key_check").fetchall()
+            if left:  # a row of an undeclared link still points at a deleted one
+                raise ValueError(
+                    "forget would leave rows pointing at deleted ones: "
+                    + ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in left}))
+                )
             if dry_run:
                 conn.rollback()
             else:
@@ -398,7 +404,9 @@ class PrivacyStore(Area):
                 args: List[Any] = [*texts.values(), before]
                 for value in texts.values():
                     args += [value, value]
-                count = conn.execute(f"update {entry.table} set {sets} where {where}", args).rowcount
+                count = conn.execute(
+                    f"update {entry.table} set {sets} where {where}", args
+                ).rowcount
                 if count:
                     blanked[entry.table] = count
             if dry_run:
@@ -414,7 +422,9 @@ class PrivacyStore(Area):
 
     def privacy_cursor(self, name: str) -> int:
         """The last Rasa event id retention has looked at in database `name` (0: none)."""
-        row = self.db.execute("select last_id from privacy_cursors where name = ?", [name]).fetchone()
+        row = self.db.execute(
+            "select last_id from privacy_cursors where name = ?", [name]
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def set_privacy_cursor(self, name: str, last_id: int) -> None:

@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Sequence
 
 from bot.store.base import Area, now
 
-TRAINING_ACTIONS = ("add_intent", "add_examples")
+# forget_examples: `crisisdesk forget` removed a customer's examples (bot/privacy_ops.py)
+TRAINING_ACTIONS = ("add_intent", "add_examples", "forget_examples")
 
 
 def _row(row: Dict[str, Any]) -> Dict[str, Any]:
