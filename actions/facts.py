@@ -39,9 +39,26 @@ def _in_language(record: Dict[str, Any], field: str, lang: str | None) -> str:
     return f"{record[f'{field}_tr']}\n\n{record[f'{field}_en']}"
 
 
-def utter_fact(dispatcher: CollectingDispatcher, fact: Dict[str, Any], lang: str | None) -> None:
-    """Sends a fact: its verdict on the named claim, the answer, the source."""
+def utter_fact(
+    dispatcher: CollectingDispatcher,
+    fact: Dict[str, Any],
+    lang: str | None,
+    tracker: Tracker | None = None,
+) -> None:
+    """Sends a fact: its verdict on the named claim, the answer, the source.
+
+    With `tracker`, records who was told which version of the fact's answer
+    (`Store.record_fact_told`), so a later version reaches them as a correction.
+    """
     dispatcher.utter_message(response=f"utter_fact_{fact['verdict']}", **fact_message(fact, lang))
+    if tracker is None:
+        return
+    try:
+        store().record_fact_told(fact["id"], channel(tracker), tracker.sender_id, lang)
+    except Exception:  # the answer is sent all the same; only a later correction is lost
+        logger.exception(
+            "could not record that %s was told fact %s", mask(tracker.sender_id), fact["id"]
+        )
 
 
 BRAND_ENTITIES = ("brand", "ORG", "org")
@@ -87,7 +104,7 @@ class ActionAnswerRumour(Action):
                 answer.record["id"],
                 answer.match.score,
             )
-            utter_fact(dispatcher, answer.record, lang)
+            utter_fact(dispatcher, answer.record, lang, tracker)
             return [SlotSet("pending", f"fact:{answer.record['id']}")]
         if text.strip():
             suggested = knowledge().suggestions(answer.match)
@@ -131,7 +148,7 @@ class ActionAnswerQuestion(Action):
                 )
             return [SlotSet("pending", None)]
         if answer.kind == "fact" and answer.record:
-            utter_fact(dispatcher, answer.record, lang)
+            utter_fact(dispatcher, answer.record, lang, tracker)
             return [SlotSet("pending", f"fact:{answer.record['id']}")]
         if text.strip():  # for the post-crisis report's "top unanswered questions"
             store().record_unanswered_question(

@@ -45,5 +45,5 @@ class ActionAnswerFact(Action):
             )
             dispatcher.utter_message(response="utter_rumour_checking")
             return [SlotSet(FACT_SLOT, None), SlotSet("pending", None)]
-        utter_fact(dispatcher, fact, language(tracker))
+        utter_fact(dispatcher, fact, language(tracker), tracker)
         return [SlotSet(FACT_SLOT, None), SlotSet("pending", f"fact:{fact['id']}")]
