@@ -91,11 +91,11 @@ class ActionAnswerRumour(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         """Fact with "was this helpful?", or "we are checking" and a follow-up record."""
-        incident_statement_first(dispatcher, tracker)
         text = customer_text(tracker)
         lang = language(tracker)
         if declined_for_other_brand(dispatcher, tracker, text):
             return [SlotSet("pending", None)]
+        incident_statement_first(dispatcher, tracker)  # our statement, only about us
         answer = knowledge().fact_for(text)
         if answer.record:
             logger.info(
@@ -132,11 +132,11 @@ class ActionAnswerQuestion(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         """FAQ answer (with its link), a fact, or "I don't know" with an offer of a person."""
-        incident_statement_first(dispatcher, tracker)
         text = customer_text(tracker)
         lang = language(tracker)
         if declined_for_other_brand(dispatcher, tracker, text):
             return [SlotSet("pending", None)]
+        incident_statement_first(dispatcher, tracker)  # our statement, only about us
         answer = knowledge().answer_question(text)
         if answer.kind == "faq" and answer.record:
             dispatcher.utter_message(

@@ -387,6 +387,14 @@ async def test_statement_in_english_and_not_for_other_topics(crisis, action_stor
     assert "utter_incident_statement" not in responses
 
 
+async def test_a_claim_about_another_brand_gets_no_statement_of_ours(crisis, action_store):
+    approve_first(action_store, crisis)
+    responses, _, _ = await run_rumour(
+        "Anka Holding sütünde çamaşır suyu varmış", "telegram:3", language="tr"
+    )
+    assert responses == ["utter_other_brand"]
+
+
 async def test_questions_and_complaints_on_topic_get_it_first_too(crisis, action_store):
     approve_first(action_store, crisis)
     dispatcher = CollectingDispatcher()
