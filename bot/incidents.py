@@ -466,6 +466,57 @@ def open_incident(
     return store.get_incident(incident_id)
 
 
+def change_topic(
+    store: Store,
+    incident_id: int,
+    *,
+    by: str,
+    severity: str | None = None,
+    keywords: Sequence[str] | None = None,
+    examples: Mapping[str, Sequence[str]] | None = None,
+) -> Dict[str, Any]:
+    """Changes an active incident's severity, keywords or examples (None: unchanged).
+
+    The topic detector re-encodes the examples on its next message. Audited as
+    incident.topic; IncidentProblem for bad fields or a closed incident.
+    """
+    incident = store.get_incident(incident_id)
+    if incident["status"] != "active":
+        raise IncidentProblem(f"incident {incident_id} is closed: its topic no longer changes")
+    new_keywords = (
+        [" ".join(k.split()) for k in keywords if k.strip()]
+        if keywords is not None
+        else incident["keywords"]
+    )
+    new_examples = (
+        {lang: split_lines("\n".join(examples.get(lang) or [])) for lang in ("tr", "en")}
+        if examples is not None
+        else incident["examples"]
+    )
+    _first(
+        incident_problems(
+            incident["name"], severity or incident["severity"], new_keywords, new_examples
+        )
+    )
+    changed = store.update_incident(
+        incident_id,
+        severity=severity or None,
+        keywords=new_keywords if keywords is not None else None,
+        examples=new_examples if examples is not None else None,
+    )
+    store.audit(
+        by,
+        "incident.topic",
+        f"incident:{incident_id}",
+        {
+            "severity": changed["severity"],
+            "keywords": len(changed["keywords"]),
+            "examples": sum(len(v) for v in changed["examples"].values()),
+        },
+    )
+    return changed
+
+
 def write_statement(
     store: Store, incident_id: int, *, text_tr: str, text_en: str, by: str
 ) -> Dict[str, Any]:
@@ -685,6 +736,32 @@ def cli_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_topic(args: argparse.Namespace) -> int:
+    """Changes an active incident's severity, keywords or examples."""
+    store = _cli_store(args)
+    keywords = [k for value in args.keyword for k in split_keywords(value)]
+    examples = {"tr": args.example_tr, "en": args.example_en}
+    try:
+        check_actor(store, args.user)
+        incident = change_topic(
+            store,
+            args.id,
+            by=args.user,
+            severity=args.severity or None,
+            keywords=keywords if args.keyword else None,
+            examples=examples if args.example_tr or args.example_en else None,
+        )
+    except (IncidentProblem, NotAllowed) as problem:
+        return _refuse(problem)
+    print(
+        f"incident {incident['id']}: severity {incident['severity']},"
+        f" {len(incident['keywords'])} keyword(s),"
+        f" {len(incident['examples']['tr'])} Turkish and"
+        f" {len(incident['examples']['en'])} English example(s)"
+    )
+    return 0
+
+
 def cli_statement(args: argparse.Namespace) -> int:
     """Writes a new draft version of an incident's statement."""
     store = _cli_store(args)
@@ -785,6 +862,19 @@ def add_commands(groups: Any, command: Callable[..., Any]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p = command(
         sub,
+        "topic",
+        cli_topic,
+        "change an active incident's severity, keywords or examples (the lists given replace"
+        " the old ones: with --example-tr or --example-en, give both languages)",
+    )
+    p.add_argument("id", type=int)
+    p.add_argument("--severity", choices=SEVERITIES, default="")
+    p.add_argument("--keyword", action="append", default=[], help="a keyword (repeat)")
+    p.add_argument("--example-tr", action="append", default=[], help="a Turkish example")
+    p.add_argument("--example-en", action="append", default=[], help="an English example")
+    p.add_argument("--as", dest="user", default="", help=as_help)
+    p = command(
+        sub,
         "statement",
         cli_statement,
         "write a new version of an incident's statement (a draft until approved)",
@@ -818,6 +908,7 @@ __all__ = [
     "TopicDetector",
     "TopicMatch",
     "approve_statement",
+    "change_topic",
     "check_actor",
     "close_incident",
     "greeting_headline",

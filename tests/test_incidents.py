@@ -322,6 +322,24 @@ def test_cli_refuses_someone_who_is_not_an_editor_or_admin(
     assert editors.live_statement(incident["id"]) is None
 
 
+def test_cli_topic_changes_keywords_and_the_detector_follows(editors, tmp_path, capsys):
+    incident = open_bleach(editors)
+    detector = incidents.TopicDetector(editors, threshold=0.99)
+    assert detector.incident_for("kostik soda mı var") is None
+    db = tmp_path / "crisisdesk.db"
+    assert cli(db, "incidents", "topic", str(incident["id"]), "--keyword", "kostik soda, bleach",
+               "--severity", "critical", "--as", "emre") == 0  # fmt: skip
+    changed = editors.get_incident(incident["id"])
+    assert changed["keywords"] == ["kostik soda", "bleach"] and changed["severity"] == "critical"
+    assert changed["examples"] == EXAMPLES  # not given: unchanged
+    assert detector.incident_for("KOSTİK SODA mı var")["id"] == incident["id"]
+    assert "incident.topic" in audit_actions(editors)
+    incidents.close_incident(editors, incident["id"], by="ali")
+    capsys.readouterr()
+    assert cli(db, "incidents", "topic", str(incident["id"]), "--keyword", "x", "--as", "ali") == 2
+    assert "closed" in capsys.readouterr().err
+
+
 def test_cli_unknown_incident_is_a_clean_error(editors, tmp_path, capsys):
     assert cli(tmp_path / "crisisdesk.db", "incidents", "show", "99") == 2
     assert "no incident 99" in capsys.readouterr().err
@@ -581,6 +599,22 @@ def test_desk_agents_may_look_but_not_change(desk, editors):
     assert ayse.post(f"/incidents/{incident['id']}/close").status_code == 403
     assert editors.live_statement(incident["id"]) is None
     assert len(editors.list_incidents("active")) == 1
+
+
+def test_desk_topic_form_saves_or_shows_the_problem(desk, editors):
+    incident = open_bleach(editors)
+    emre = desk("emre")
+    topic = {"severity": "medium", "keywords": "bleach, klor", "examples_tr": "sütte klor var",
+             "examples_en": "chlorine in milk"}  # fmt: skip
+    assert emre.post(f"/incidents/{incident['id']}/topic", topic).status_code == 303
+    changed = editors.get_incident(incident["id"])
+    assert (changed["severity"], changed["keywords"]) == ("medium", ["bleach", "klor"])
+    assert changed["examples"] == {"tr": ["sütte klor var"], "en": ["chlorine in milk"]}
+    refused = emre.post(f"/incidents/{incident['id']}/topic", {**topic, "examples_en": ""})
+    assert refused.status_code == 422 and "English example" in refused.text
+    assert editors.get_incident(incident["id"])["examples"]["en"] == ["chlorine in milk"]
+    agent = desk("ayse", "agent")
+    assert agent.post(f"/incidents/{incident['id']}/topic", topic).status_code == 403
 
 
 def test_desk_unknown_incident_is_404(desk):

@@ -161,11 +161,19 @@ async def _incident_page(
     problem: str = "",
     draft: Dict[str, str] | None = None,
     errors: Dict[str, str] | None = None,
+    topic: Dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     context = await _sync(request, _page_context, incident_id) if incident_id else None
     if context is None:
         return _not_found(request, f"incident {request.path_params.get('incident_id', '')}")
+    incident = context["incident"]
+    shown_topic = topic or {
+        "severity": incident["severity"],
+        "keywords": ", ".join(incident["keywords"]),
+        "examples_tr": "\n".join(incident["examples"]["tr"]),
+        "examples_en": "\n".join(incident["examples"]["en"]),
+    }
     return web.render(
         request,
         "incidents/page.html",
@@ -178,6 +186,8 @@ async def _incident_page(
             "problem": problem or request.query_params.get("problem", "")[:300],
             "draft": draft or {"text_tr": "", "text_en": ""},
             "errors": errors or {},
+            "topic": shown_topic,
+            "severities": SEVERITIES,
         },
         status_code=status_code,
     )
@@ -278,6 +288,31 @@ async def statement_reject(request: Request) -> Response:
     return _back(f"/incidents/{incident_id}", notice=f"version {done['version']} rejected")
 
 
+async def topic_change(request: Request) -> Response:
+    """Saves an active incident's severity, keywords and examples (422 with the problems)."""
+    incident_id = await _existing(request)
+    if incident_id is None:
+        return _not_found(request, f"incident {request.path_params['incident_id']}")
+    row = await _form(request, ("severity", "keywords", "examples_tr", "examples_en"))
+    try:
+        await _sync(
+            request,
+            incidents.change_topic,
+            incident_id,
+            by=_actor(request),
+            severity=row["severity"],
+            keywords=incidents.split_keywords(row["keywords"]),
+            examples={
+                lang: incidents.split_lines(row[f"examples_{lang}"]) for lang in ("tr", "en")
+            },
+        )
+    except incidents.IncidentProblem as problem:
+        return await _incident_page(
+            request, incident_id, problem=str(problem), topic=row, status_code=422
+        )
+    return _back(f"/incidents/{incident_id}", notice="topic saved")
+
+
 async def incident_close(request: Request) -> Response:
     """Closes an incident: no more statement, greeting line or priority for its topic."""
     incident_id = await _existing(request)
@@ -309,5 +344,6 @@ def routes() -> List[Any]:
             roles=EDITORS,
             methods=post,
         ),
+        route(f"{base}/topic", topic_change, roles=EDITORS, methods=post),
         route(f"{base}/close", incident_close, roles=EDITORS, methods=post),
     ]
