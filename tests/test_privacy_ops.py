@@ -648,3 +648,33 @@ def test_desk_pages_mask_phone_numbers_for_everyone_but_admins(desk, name, role)
         assert whole.status_code == 200
         for text in WHOLE[page]:
             assert text in whole.text, ("admin", path, text)
+
+
+# -- the real thing: a running Rasa server's tracker store and event broker -------------
+
+
+@pytest.mark.slow
+def test_forget_in_a_running_rasa_servers_databases(demo_bot, demo_workdir):
+    sender = f"rest-forget-{uuid.uuid4().hex[:8]}"
+    said = "kuzey sut iflas mi ediyor, numaram 0532 765 43 21 beni arayin"
+    assert demo_bot.say(sender, said)  # the bot answered: events are in both files
+    tracker_db, broker_db = demo_workdir / "tracker.db", demo_bot.events_db
+    assert traces(tracker_db, [sender, said]) and traces(broker_db, [sender, said])
+    store = Store.open(demo_bot.db_path)
+    try:
+        if store.find_user("privacyadmin") is None:
+            store.create_user("privacyadmin", "admin", "not-a-real-hash", must_change=False)
+        removed = forget_customer(
+            store,
+            sender,
+            by="privacyadmin",
+            tracker_db=tracker_db,
+            broker_db=broker_db,
+            root=None,
+        )
+    finally:
+        store.close()
+    assert removed["tracker store"] > 0 and removed["event broker"] > 0
+    for path in (demo_bot.db_path, tracker_db, broker_db):
+        assert traces(path, [sender, said, "0532 765 43 21"]) == [], path
+    assert [e for e in demo_bot.tracker(sender)["events"] if e["event"] == "user"] == []
