@@ -252,7 +252,7 @@ def retention_task(
 
             logging.getLogger(__name__).info("retention: texts blanked %s", done)
 
-    return Periodic("crisisdesk-retention", work, interval, first_delay=60.0)
+    return Periodic("crisisdesk-retention", work, interval)  # first round after `interval`
 
 
 # -- command line ------------------------------------------------------------------------
