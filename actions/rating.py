@@ -11,13 +11,15 @@ is not taken for a comment: it is answered as usual.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import store
+from actions.facts import ActionAnswerQuestion, ActionAnswerRumour
+from actions.handoff import ActionHandoff
 from bot.language import normalize
 from bot.privacy import mask
 from bot.store import NotFound
@@ -27,11 +29,12 @@ COMMENT_FORM = "rating_comment_form"
 COMMENT_QUESTION = "utter_ask_rating_comment_form_rating_comment"  # the form asks it itself
 # Said instead of a comment: skips it (besides a "no", which is the Skip button's payload).
 SKIP_WORDS = {"gec", "skip", "yok", "hayir", "no", "no thanks", "istemiyorum", "-"}
-# Messages that are not a comment but something to answer: their usual action runs.
-NOT_A_COMMENT = {
-    "rumour": "action_answer_rumour",
-    "question": "action_answer_question",
-    "request_human": "action_handoff",
+# Messages that are not a comment but something to answer: their usual action runs
+# (inside this one: after the form, the rules expect this action and then a listen).
+NOT_A_COMMENT: Dict[str, Callable[[], Action]] = {
+    "rumour": ActionAnswerRumour,
+    "question": ActionAnswerQuestion,
+    "request_human": ActionHandoff,
 }
 
 logger = logging.getLogger(__name__)
@@ -126,7 +129,8 @@ class ActionSaveRatingComment(Action):
         if intent in NOT_A_COMMENT:
             if handoff_id is not None:
                 store().save_rating_comment(handoff_id, "")
-            return [*events, FollowupAction(NOT_A_COMMENT[intent])]
+            answered = await NOT_A_COMMENT[intent]().run(dispatcher, tracker, domain)
+            return [*events, *answered]
         skipped = is_skip(tracker, text)
         if handoff_id is not None:
             store().save_rating_comment(handoff_id, "" if skipped else scrub(text)[0][:2000])

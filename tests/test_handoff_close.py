@@ -168,6 +168,6 @@ async def test_a_rumour_instead_of_a_comment_is_answered_as_usual(action_store, 
     events = await ActionSaveRatingComment().run(
         dispatcher, comment_tracker("kuzey sut iflas mi etti", "rumour", handoff_id, "tr"), domain
     )
-    assert events[-1] == FollowupAction("action_answer_rumour")
-    assert dispatcher.messages == []
+    assert events[-1] == SlotSet("pending", "fact:bankruptcy")
+    assert [m["response"] for m in dispatcher.messages] == ["utter_fact_false"]
     assert action_store.get_handoff(handoff_id)["rating_comment"] == ""

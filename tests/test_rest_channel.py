@@ -149,3 +149,8 @@ def test_during_a_handoff_nothing_typed_makes_the_bot_speak(bot, store):
     [thanks] = bot.say(sender, '/rate_handoff{"rating": "5"}')
     assert thanks["text"].startswith("Puanınız için teşekkürler!")
     assert store.get_handoff(handoff["id"])["rating"] == 5
+    # Then one free-text comment, asked for with the thanks, is kept with the handoff.
+    [kept] = bot.say(sender, "temsilciniz cok yardimci oldu, tesekkurler")
+    assert kept["text"].startswith("Yorumunuz için teşekkürler")
+    comment = store.get_handoff(handoff["id"])["rating_comment"]
+    assert comment == "temsilciniz cok yardimci oldu, tesekkurler"
