@@ -10,6 +10,7 @@ sleeps. The desk's pages are fetched as each role through the real app.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -678,3 +679,38 @@ def test_forget_in_a_running_rasa_servers_databases(demo_bot, demo_workdir):
     for path in (demo_bot.db_path, tracker_db, broker_db):
         assert traces(path, [sender, said, "0532 765 43 21"]) == [], path
     assert [e for e in demo_bot.tracker(sender)["events"] if e["event"] == "user"] == []
+
+
+async def test_the_background_task_runs_retention_until_stopped(store, tmp_path):
+    from datetime import timedelta
+
+    from bot.privacy_ops import retention_task
+
+    store.create_ticket(
+        sender_id=CUSTOMER, channel="whatsapp", text=COMPLAINT, language="tr", severity="low"
+    )
+    later = clock.now() + timedelta(days=31)
+    task = retention_task(tmp_path / "crisisdesk.db", 30, None, None, lambda: later, 0.01)
+    assert task is not None
+    task.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.list_tickets()[0]["text"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # until the condition holds, not a fixed wait
+        assert store.list_tickets()[0]["text"] == ""
+    finally:
+        await task.stop()
+    assert task.task is None and task.rounds >= 1
+
+
+def test_the_desk_lifespan_starts_and_stops_retention(store):
+    from starlette.testclient import TestClient
+
+    desk = Desk(store, CRISISDESK_RETENTION_DAYS="30")
+    with TestClient(desk.app):
+        running = desk.app.state.retention
+        assert running.task is not None and not running.task.done()
+    assert desk.app.state.retention.task is None
+    off = Desk(store, CRISISDESK_RETENTION_DAYS="0")
+    with TestClient(off.app):
+        assert off.app.state.retention is None
