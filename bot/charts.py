@@ -35,13 +35,15 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def nice_ticks(top: float, count: int = 5) -> List[float]:
-    """Round tick values from 0 to at least `top` (about `count` steps)."""
+def nice_ticks(top: float, count: int = 5, whole: bool = False) -> List[float]:
+    """Round tick values from 0 to at least `top` (about `count` steps; whole steps for counts)."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(1.0, math.ceil(step))
     ticks = [0.0]
     while ticks[-1] < top:
         ticks.append(round(ticks[-1] + step, 10))
@@ -70,6 +72,10 @@ def _check(categories: Sequence[str], series: Series) -> None:
             raise ValueError(f"series {name!r} has {len(values)} values for {len(categories)}")
 
 
+def _whole(series: Series) -> bool:
+    return all(float(v).is_integer() for _, values in series for v in values)
+
+
 def _legend(series_names: Sequence[str], x: float, y: float) -> str:
     if len(series_names) < 2:
         return ""
@@ -88,12 +94,14 @@ def _legend(series_names: Sequence[str], x: float, y: float) -> str:
 class _Frame:
     """The plot area of a chart with a vertical value axis and categories along x."""
 
-    def __init__(self, width: int, height: int, top_value: float, n: int, legend: bool) -> None:
+    def __init__(
+        self, width: int, height: int, top_value: float, n: int, legend: bool, whole: bool
+    ) -> None:
         self.width, self.height = width, height
         self.left, self.right = 58, width - 16
         self.top = 58 if legend else 40
         self.bottom = height - 58
-        self.ticks = nice_ticks(top_value)
+        self.ticks = nice_ticks(top_value, whole=whole)
         self.max = self.ticks[-1]
         self.n = n
 
@@ -161,7 +169,7 @@ def bar_chart(
         top = max(sum(vals[i] for _, vals in series) for i in range(len(categories)))
     else:
         top = max(max(vals) for _, vals in series)
-    frame = _Frame(width, height, top, len(categories), len(series) > 1)
+    frame = _Frame(width, height, top, len(categories), len(series) > 1, _whole(series))
     parts = [frame.axes(categories, x_label, y_label), '<g class="data">']
     slot = frame.slot()
     bar = slot * 0.7 if stacked else slot * 0.8 / len(series)
@@ -202,7 +210,7 @@ def line_chart(
     """One line with a marker per point for each series, over the categories."""
     _check(categories, series)
     top = max(max(vals) for _, vals in series)
-    frame = _Frame(width, height, top, len(categories), len(series) > 1)
+    frame = _Frame(width, height, top, len(categories), len(series) > 1, _whole(series))
     parts = [frame.axes(categories, x_label, y_label), '<g class="data">']
     for s, (name, values) in enumerate(series):
         points = [(frame.x_centre(i), frame.y(v)) for i, v in enumerate(values)]
@@ -238,7 +246,7 @@ def hbar_chart(
     top, bottom = 40, 40
     height = top + row * len(labels) + bottom
     left, right = label_width, width - 70
-    ticks = nice_ticks(max(values))
+    ticks = nice_ticks(max(values), whole=_whole([("", values)]))
     scale = (right - left) / ticks[-1]
     parts = ['<g class="axes">']
     for tick in ticks:

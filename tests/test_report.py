@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,28 +18,8 @@ import pytest
 from bot import charts, clock
 from bot import report as post_crisis
 from bot.cli import main
-from bot.config import PROJECT_ROOT
-from tests.conftest import open_handoff
 from tests.desk_client import Desk
-
-PHONE_A = "whatsapp:+905551110001"
-PHONE_B = "whatsapp:+905551110002"
-
-
-class CrisisClock:
-    """crisisdesk's clock, started at 09:05 of the next hour boundary and moved by the test."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        real = datetime.now(timezone.utc)
-        start = real.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1, minutes=5)
-        path.write_text(repr((start - real).total_seconds()))
-        self.start = clock.now()
-
-    def at(self, minutes: float) -> None:
-        """Moves the clock to `minutes` after the start."""
-        target = self.start + timedelta(minutes=minutes)
-        clock.advance(self.path, (target - clock.now()).total_seconds())
+from tests.report_demo import PHONE_A, PHONE_B, CrisisClock, log, seed
 
 
 @pytest.fixture
@@ -47,98 +27,6 @@ def crisis_clock(tmp_path, monkeypatch) -> CrisisClock:
     path = tmp_path / "clock"
     monkeypatch.setenv(clock.ENV, str(path))
     return CrisisClock(path)
-
-
-def log(store, n: int, intent: str, language: str, sender: str = PHONE_A, topic="bleach"):
-    for _ in range(n):
-        event_id = store.last_logged_event() + 1
-        store.log_message(
-            {
-                "event_id": event_id,
-                "channel": "whatsapp",
-                "sender_id": sender,
-                "text": f"message {event_id}",
-                "intent": intent,
-                "language": language,
-                "topic": topic,
-                "at": post_crisis.stamp(clock.now()),
-            }
-        )
-
-
-def seed(store, crisis_clock: CrisisClock) -> int:
-    """An incident of two hours; returns its id."""
-    from bot.facts import import_facts
-
-    import_facts(store, PROJECT_ROOT / "data/facts/demo.csv")
-    crisis_clock.at(0)
-    incident_id = store.open_incident(
-        name="Bleach rumour",
-        severity="high",
-        keywords=["bleach", "camasir suyu"],
-        examples={"tr": ["sutte camasir suyu var mi"], "en": ["is there bleach in the milk"]},
-        opened_by="eda",
-    )
-    statement = store.add_statement(
-        incident_id, text_tr="Sütümüzde çamaşır suyu yok.", text_en="No bleach.", written_by="eda"
-    )
-    log(store, 3, "rumour", "tr")
-    log(store, 1, "complaint", "en", sender=PHONE_B)
-    rumour_a = store.record_rumour("sutte camasir suyu var mi", "tr", PHONE_A, "whatsapp")
-    store.record_rumour("sutte camasir suyu var mi", "tr", PHONE_B, "whatsapp")
-    crisis_clock.at(10)
-    store.approve_statement(statement["id"], "can")
-    crisis_clock.at(15)
-    slow = open_handoff(store, sender=PHONE_A)
-    fast = open_handoff(
-        store, sender=PHONE_B, reason="complaint: health", priority="high", language="en"
-    )
-    crisis_clock.at(20)
-    store.record_rumour("genel muduru tutuklamislar mi", "tr", PHONE_B, "whatsapp")
-    store.claim_handoff(fast, "ayse")
-    store.record_first_reply(fast)
-    crisis_clock.at(45)
-    store.claim_handoff(slow, "ayse")
-    store.record_first_reply(slow)
-    store.close_handoff(fast, "ayse")
-    store.rate_handoff(fast, 5)
-    crisis_clock.at(65)
-    log(store, 5, "rumour", "tr")
-    log(store, 2, "question", "en", sender=PHONE_B, topic="")
-    for sender in (PHONE_A, PHONE_B):
-        store.record_unanswered_question(sender, "whatsapp", "en", "when does the factory reopen")
-    crisis_clock.at(70)
-    store.answer_rumour(rumour_a, "bleach-in-milk", by="eda")
-    for i, helpful in enumerate([True, False, False, False, False]):
-        store.record_answer_feedback(
-            f"whatsapp:+9055522200{i:02d}",
-            "fact",
-            "bleach-in-milk",
-            helpful,
-            message="is it true, call me 0532 123 45 67",
-        )
-    campaign = store.campaign_for(
-        "fact:bleach-in-milk:1",
-        "correction",
-        "eda",
-        fact_id="bleach-in-milk",
-        fact_version=1,
-        incident_id=incident_id,
-    )
-    for recipient, status in (
-        (PHONE_A, "read"),
-        (PHONE_B, "delivered"),
-        ("whatsapp:+905551110003", "sent"),
-        ("whatsapp:+905551110004", "failed"),
-    ):
-        store.add_delivery(campaign["id"], "whatsapp", recipient, "tr", status)
-    crisis_clock.at(100)
-    store.close_handoff(slow, "ayse")
-    store.rate_handoff(slow, 2)
-    store.ask_rating_comment(slow)
-    store.save_rating_comment(slow, "waited long, call 0532 765 43 21")
-    crisis_clock.at(110)
-    return incident_id
 
 
 @pytest.fixture
@@ -369,3 +257,47 @@ def test_the_desk_shows_the_same_report_to_editors_and_admins(store, incident):
         assert desk.login(name).get(f"/reports/incidents/{incident}").status_code == 403
     exports = [a for a in store.list_audit() if a["action"] == "report.export"]
     assert sorted(a["actor"] for a in exports) == ["eda", "root"]
+
+
+# -- in a real browser -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()),
+    reason="needs Debian's chromium and chromium-driver (scripts/install-browser)",
+)
+def test_the_charts_render_in_chromium(store, incident, tmp_path):
+    """Story: an editor opens report.html from `crisisdesk report` and reads the charts."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import chrome, until
+
+    paths = post_crisis.write_report(store, incident, tmp_path / "out", role="editor")
+    driver = chrome(1280, 900)
+    try:
+        driver.get(paths[0].resolve().as_uri())
+
+        def drawn(d):
+            charts_shown = d.find_elements(By.CSS_SELECTOR, "svg.chart")
+            marks = d.find_elements(By.CSS_SELECTOR, "svg.chart .bar, svg.chart .point")
+            return (
+                len(charts_shown) == 8
+                and all(c.size["width"] > 300 and c.size["height"] > 100 for c in charts_shown)
+                and sum(1 for m in marks if m.size["height"] > 0) >= 20
+            )
+
+        until(driver, drawn, timeout=30)
+        chart = driver.find_element(By.CSS_SELECTOR, "#messages svg.chart")
+        driver.execute_script("arguments[0].scrollIntoView()", chart)
+        shot = tmp_path / "messages.png"
+        chart.screenshot(str(shot))
+    finally:
+        driver.quit()
+    image = Image.open(shot).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    counted = {rgb: n for n, rgb in colours}
+    # The stacked bars' first two series colours (bot/charts.py PALETTE) fill real areas.
+    assert counted.get((0x00, 0x72, 0xB2), 0) > 2000
+    assert counted.get((0xE6, 0x9F, 0x00), 0) > 500
