@@ -402,14 +402,14 @@ class EarlyWarning:
         self._log = MessageLog(self._store, self.broker_db, self.topics)
         self._detector = Detector(self._store, self.thresholds)
 
-    def _round(self, check: bool) -> Tuple[int, int]:
-        """Reads and (when there is news or `check`) checks; (logged, raised)."""
+    def _round(self, check: bool, batches: int | None = 1) -> Tuple[int, int, bool]:
+        """Reads (a batch) and, on news or `check`, checks; (logged, raised, more to read)."""
         if self._store is None:
             self._open()
         assert self._log is not None and self._detector is not None
-        logged = self._log.read()
+        logged = self._log.read(batches=batches)
         raised = self._detector.check(self.clock()) if logged or check else []
-        return logged, len(raised)
+        return logged, len(raised), self._log.pending
 
     async def run_once(self) -> Tuple[int, int]:
         """One round now: read the broker, check, notify; (messages logged, alerts raised).
@@ -418,7 +418,7 @@ class EarlyWarning:
         (the background task does the same every `poll_seconds`).
         """
         loop = asyncio.get_running_loop()
-        logged, raised = await loop.run_in_executor(self._pool, self._round, True)
+        logged, raised, _ = await loop.run_in_executor(self._pool, self._round, True, None)
         self.raised += raised
         if self.notifier is not None:
             await self.notifier.notify(self.clock())
@@ -456,7 +456,7 @@ class EarlyWarning:
         while True:
             try:
                 due = loop.time() - last_check >= self.check_seconds
-                logged, raised = await loop.run_in_executor(self._pool, self._round, due)
+                logged, raised, more = await loop.run_in_executor(self._pool, self._round, due)
                 if logged or due:
                     last_check = loop.time()
                 self.raised += raised
@@ -467,8 +467,8 @@ class EarlyWarning:
                 raise
             except Exception:  # the database busy, the broker unreadable: next round
                 logger.exception("early warning: a round failed")
-                logged = 0
-            if logged < 1:
+                more = False
+            if not more:
                 await asyncio.sleep(self.poll_seconds)
 
 

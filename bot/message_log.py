@@ -128,6 +128,7 @@ class MessageLog:
         self.broker = RasaEvents(broker_db)
         self._topics = topics
         self.vector = vector
+        self.pending = False  # whether the last read stopped with events left to read
 
     @property
     def topics(self) -> TopicFinder:
@@ -135,9 +136,16 @@ class MessageLog:
             self._topics = Topics(self.store)
         return self._topics
 
-    def read(self) -> int:
-        """Logs every customer message published since the last read; returns how many."""
+    def read(self, batches: int | None = None) -> int:
+        """Logs the customer messages published since the last read; returns how many.
+
+        `batches` limits the read to that many batches of `BATCH` events (the
+        desk's task reads one per round, so it stops promptly even in a long
+        backlog); None reads everything.
+        """
         logged = 0
+        rounds = 0
+        self.pending = False
         last = self.store.inbox_cursor(CURSOR)
         top = self.broker.top()
         if top < last:  # the broker file was replaced: its ids start again
@@ -154,7 +162,11 @@ class MessageLog:
                         logged += 1
                 last = event_id
             self.store.set_inbox_cursor(CURSOR, last)
+            rounds += 1
             if len(events) < BATCH:
+                break
+            if batches is not None and rounds >= batches:
+                self.pending = True  # more events wait in the broker
                 break
         return logged
 

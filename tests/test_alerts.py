@@ -519,7 +519,10 @@ def test_the_desk_runs_early_warning_on_its_live_feeds_broker_and_stops_it(
 ):
     from bot.desk.live import LiveFeed
 
+    from bot import clock
+
     desk = Desk(demo_store)
+    desk.app.state.clock = clock.now  # the clock messages are stamped with, not a test's
     desk.app.state.live = LiveFeed(Path(desk.settings.db_path), tmp_path / "events.db")
     with desk.client():
         warning = desk.app.state.early_warning
@@ -554,3 +557,27 @@ def test_the_rumours_page_shows_growth_against_the_rate_before(store):
     assert growing.index(f'id="rumour-{rising}"') < growing.index(f'id="rumour-{steady}"')
     assert "+4 in the last 60 min, 4× the rate before" in growing
     assert "+0 in the last 60 min</span>" in growing
+
+
+async def test_a_long_backlog_is_read_a_batch_per_round_and_run_once_reads_it_all(
+    store, broker, tmp_path
+):
+    from bot import message_log
+
+    for n in range(message_log.BATCH + 20):
+        broker.publish({"event": "bot", "sender_id": "rest:a", "text": f"reply {n}"})
+    broker.publish(user_event("rest:a", "merhaba", "greet"))
+    reader = MessageLog(store, tmp_path / "events.db", topics=lambda text: (None, ""))
+    assert reader.read(batches=1) == 0 and reader.pending
+    assert reader.read(batches=1) == 1 and not reader.pending
+
+    store.set_inbox_cursor("message_log", 0)
+    store.db.execute("delete from message_log")
+    store.db.conn.commit()
+    db = AsyncStore.of(store)
+    warning = EarlyWarning(Path(db.path), tmp_path / "events.db", topics=lambda t: (None, ""))
+    try:
+        assert await warning.run_once() == (1, 0)
+    finally:
+        await warning.stop()
+        db.close()
