@@ -517,9 +517,8 @@ def test_the_alert_tables_hold_what_the_contract_names(store):
 def test_the_desk_runs_early_warning_on_its_live_feeds_broker_and_stops_it(
     demo_store, broker, tmp_path
 ):
-    from bot.desk.live import LiveFeed
-
     from bot import clock
+    from bot.desk.live import LiveFeed
 
     desk = Desk(demo_store)
     desk.app.state.clock = clock.now  # the clock messages are stamped with, not a test's
