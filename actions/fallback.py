@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import language
+from actions.common import incident_statement_first, language
 from actions.handoff import hand_over
 from bot.language import response_variant, words
 
@@ -107,6 +107,7 @@ class ActionFallback(Action):
         if kind in OUT_OF_DOMAIN_REPLIES:
             dispatcher.utter_message(response=OUT_OF_DOMAIN_REPLIES[kind])
             return revert
+        incident_statement_first(dispatcher, tracker)  # on an active incident's topic
         previous = previous_user_event(tracker)
         if (
             not core_fallback

@@ -21,7 +21,9 @@ from starlette.testclient import TestClient
 
 from actions.complaints import ActionLogComplaint
 from actions.facts import ActionAnswerQuestion, ActionAnswerRumour
+from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
+from actions.out_of_scope import ActionOutOfScope
 from bot import clock, incidents
 from bot.cli import main
 from bot.desk.app import create_app
@@ -429,6 +431,34 @@ async def test_questions_and_complaints_on_topic_get_it_first_too(crisis, action
     handoff = action_store.open_handoff_for("rest:c")
     assert handoff["incident_id"] == crisis["id"] and handoff["priority"] == "high"
     assert any(e.get("event") == "pause" for e in events)
+
+
+async def test_an_on_topic_message_read_as_out_of_scope_gets_the_statement_instead(
+    crisis, action_store
+):
+    async def out_of_scope(text: str, sender: str) -> List[str]:
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(text, "out_of_scope", language="en", sender_id=sender)
+        assert await ActionOutOfScope().run(dispatcher, tracker, {}) == []
+        return [m["response"] for m in dispatcher.messages]
+
+    on_topic = "what is going on with the bleach in milk reports?"
+    assert await out_of_scope(on_topic, "rest:o1") == ["utter_out_of_scope"]  # only a draft
+    approve_first(action_store, crisis)
+    assert await out_of_scope(on_topic, "rest:o1") == ["utter_incident_statement"]
+    assert await out_of_scope(on_topic, "rest:o1") == ["utter_out_of_scope"]  # once
+    assert await out_of_scope("who will win the cup", "rest:o2") == ["utter_out_of_scope"]
+
+
+async def test_a_fallback_on_the_topic_gives_the_statement_then_asks_to_rephrase(
+    crisis, action_store, domain
+):
+    approve_first(action_store, crisis)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("camasir suyu ???", "nlu_fallback", language="tr", sender_id="rest:f")
+    await ActionFallback().run(dispatcher, tracker, domain)
+    responses = [m["response"] for m in dispatcher.messages]
+    assert responses == ["utter_incident_statement", "utter_ask_rephrase"]
 
 
 async def test_handoffs_on_the_topic_are_raised_and_tagged(crisis, action_store):
