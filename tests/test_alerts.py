@@ -580,3 +580,27 @@ async def test_a_long_backlog_is_read_a_batch_per_round_and_run_once_reads_it_al
     finally:
         await warning.stop()
         db.close()
+
+
+def test_real_rasa_messages_are_logged_with_the_nlus_intent_language_and_topic(demo_bot):
+    """The broker rows of a running Rasa server (the session's demo bot), not hand-made ones."""
+    from bot.store import Store
+
+    sender = "h2-alerts-real"
+    demo_bot.say(sender, "kuzey sut iflas mi ediyor dogru mu")
+    demo_bot.say(sender, "hello")
+    store = Store.open(demo_bot.db_path)
+    try:
+        reader = MessageLog(store, demo_bot.events_db)
+        started = time.monotonic()
+        mine: list = []
+        while len(mine) < 2 and time.monotonic() - started < 30:  # the broker writes after replying
+            if not reader.read():
+                time.sleep(0.05)  # polling for a condition, not a fixed wait
+            mine = [m for m in store.logged_messages() if m["sender_id"] == sender]
+        rumour, hello = mine
+        assert (rumour["channel"], rumour["intent"], rumour["language"]) == ("rest", "rumour", "tr")
+        assert rumour["topic"] == "finance" and rumour["message_id"]
+        assert (hello["intent"], hello["language"], hello["topic"]) == ("greet", "en", "")
+    finally:
+        store.close()
