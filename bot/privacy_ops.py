@@ -75,16 +75,20 @@ def rasa_databases(endpoints: Path | None = None) -> Tuple[Path | None, Path | N
 # -- forget ----------------------------------------------------------------------------
 
 
-def _example_lines(store: Any, customer: str) -> Dict[str, List[str]]:
-    """Project-relative NLU file -> the example lines made of the customer's messages."""
+def _example_lines(store: Any, customer: str) -> Tuple[Dict[str, List[str]], List[str]]:
+    """Project-relative NLU file -> the example lines made of the customer's messages,
+    and the intents they are examples of."""
     lines: Dict[str, List[str]] = {}
-    for path, text in store.customer_examples(customer):
+    intents: Dict[str, None] = {}
+    for path, text, intent in store.customer_examples(customer):
         lines.setdefault(path, []).append(text)
+        intents[intent] = None
     # a new intent proposed from their messages may have been added with `intents add`
     for intent, text in store.customer_proposals(customer):
         for folder in ("data/nlu", "heldout/nlu"):
             lines.setdefault(f"{folder}/{intent}.yml", []).append(text)
-    return lines
+        intents[intent] = None
+    return lines, list(intents)
 
 
 def remove_examples(text: str, examples: List[str]) -> Tuple[str, int]:
@@ -139,7 +143,7 @@ def forget_customer(
         raise Refused(f"only an enabled admin of the desk's users may forget (got {by!r})")
     tracker, broker = RasaData(tracker_db), RasaData(broker_db)
     words = [*store.customer_words(customer), *tracker.words(customer), *broker.words(customer)]
-    plan = _example_lines(store, customer) if root is not None else {}
+    plan, intents = _example_lines(store, customer) if root is not None else ({}, [])
     edits: Dict[str, Tuple[str, int]] = {}
     for relative, examples in plan.items():
         path = Path(root) / relative  # type: ignore[arg-type]
@@ -168,7 +172,7 @@ def forget_customer(
                 store,
                 author=admin["name"],
                 action=FORGET_ACTION,
-                intent=",".join(sorted({Path(f).stem for f in files})),
+                intent=",".join(sorted(intents)),
                 files=files,
                 message=f"Forget: {sum(c for _, c in edits.values())} example(s) of a"
                 f" customer removed (crisisdesk forget), by {admin['name']}",
@@ -311,6 +315,8 @@ def cli_forget(args: argparse.Namespace) -> int:
     who = display_sender(args.customer, "admin")
     print(("would remove" if args.dry_run else "removed") + f" for {who}:")
     _print(removed, "found")
+    if not removed and ":" not in args.customer:
+        print("conversation ids name their channel: whatsapp:+905551112233, telegram:123")
     return 0
 
 

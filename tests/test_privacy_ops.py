@@ -362,6 +362,7 @@ async def test_forget_leaves_no_trace_of_the_customer_anywhere(store, tmp_path, 
         assert MASKED in audit[0]["subject"]
         change = after.list_training_changes()[0]
         assert change["action"] == "forget_examples" and change["author"] == "ali"
+        assert change["intent"] == "complaint"
     finally:
         after.close()
     assert traces(tracker_db, [kept["said"], OTHER]) and traces(broker_db, [OTHER])

@@ -230,12 +230,13 @@ class PrivacyStore(Area):
                             found[text.strip()] = None
         return [text for text in found if text]
 
-    def customer_examples(self, customer: str) -> List[Tuple[str, str]]:
-        """(file, example line) of the training examples made of the customer's messages."""
+    def customer_examples(self, customer: str) -> List[Tuple[str, str, str]]:
+        """(file, example line, intent) of the training examples made of their messages."""
         rows = self.db.execute(
-            "select path, text from inbox_examples where sender_id = ? order by id", [customer]
+            "select path, text, intent from inbox_examples where sender_id = ? order by id",
+            [customer],
         ).fetchall()
-        return [(row[0], row[1]) for row in rows]
+        return [(row[0], row[1], row[2]) for row in rows]
 
     def customer_proposals(self, customer: str) -> List[Tuple[str, str]]:
         """(proposed intent, text) of the customer's inbox messages kept for a new intent."""
