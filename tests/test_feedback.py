@@ -1,4 +1,4 @@
-"""Feedback per fact: answers stored with the message they were for, poor facts flagged to editors."""
+"""Feedback per fact: answers kept with the message they were for; poor facts flagged to editors."""
 
 from __future__ import annotations
 
