@@ -266,6 +266,23 @@ def test_similar_messages_on_no_known_topic_become_one_emerging_alert(store):
     assert store.get_alert(alert["id"])["examples"][0]["text"] == glass[6]
 
 
+def test_two_new_topics_at_once_are_two_emerging_alerts(store):
+    detector = Detector(store, Thresholds(emerging_min_count=4))
+    glass = DEV["groups"]["glass-in-ayran"][:5]
+    kefir = DEV["groups"]["kefir-alcohol"][:5]
+    vectors = encoder.encode(glass + kefir)
+    for number, text in enumerate(glass + kefir):
+        at = T0 - timedelta(minutes=10) + timedelta(seconds=number)
+        log(store, "", "rumour", at, text=text, vector=vectors[number].tobytes())
+    raised = detector.check(T0)
+    assert len(raised) == 2
+    seen = [{e["text"] for e in alert["examples"]} for alert in raised]
+    assert sorted([bool(s <= set(glass)), bool(s <= set(kefir))] for s in seen) == [
+        [False, True],
+        [True, False],
+    ]
+
+
 def test_the_measured_threshold_keeps_the_written_groups_apart():
     from bot.alerts import cluster
 

@@ -170,7 +170,11 @@ class AlertStore(Area):
         vector: bytes | None = None,
         at: str | None = None,
     ) -> int | None:
-        """Opens an alert; None when one of this kind, topic and intent is open already."""
+        """Opens an alert; None for a spike whose topic and intent has one open already.
+
+        Emerging topics have no topic name: each cluster is its own alert (the
+        detector keeps messages of an open cluster in it).
+        """
         if kind not in ALERT_KINDS:
             raise ValueError(f"alert kind is one of {', '.join(ALERT_KINDS)}")
         stamp = at or now()
@@ -179,8 +183,8 @@ class AlertStore(Area):
                 "insert into alerts (kind, topic, intent, incident_id, window_minutes, count,"
                 " baseline, peak_count, examples, vector, raised_at, updated_at)"
                 " select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? where not exists"
-                " (select 1 from alerts where kind = ? and topic = ? and intent = ?"
-                " and closed_at is null)",
+                " (select 1 from alerts where kind = ? and kind = 'spike' and topic = ?"
+                " and intent = ? and closed_at is null)",
                 [
                     kind,
                     topic,
