@@ -5,7 +5,7 @@ published (bot/message_log.py writes them; `event_id` is the broker row's id,
 so reading the same event twice adds nothing). `alerts` holds spike alerts (a
 topic and intent far above its usual rate) and emerging-topic alerts (messages
 on no known topic that mean the same thing), raised by bot/alerts.py. At most
-one alert per kind, topic and intent is open (`closed_at` null) at a time: the
+one spike alert per topic and intent is open (`closed_at` null) at a time: the
 insert checks it in the same statement.
 """
 
