@@ -647,6 +647,16 @@ def test_desk_topic_form_saves_or_shows_the_problem(desk, editors):
     assert agent.post(f"/incidents/{incident['id']}/topic", topic).status_code == 403
 
 
+def test_desk_shows_statement_text_as_text(desk, editors):
+    incident = open_bleach(editors, name="<b>bold</b> name")
+    incidents.write_statement(
+        editors, incident["id"], text_tr="<script>alert(1)</script>", text_en="ok", by="eda"
+    )
+    page = desk("emre").get(f"/incidents/{incident['id']}").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<b>bold</b>" not in page
+
+
 def test_desk_unknown_incident_is_404(desk):
     assert desk("eda").get("/incidents/999").status_code == 404
     assert desk("emre").post("/incidents/999/close").status_code == 404
