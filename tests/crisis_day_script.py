@@ -2,12 +2,12 @@
 
 Kuzey Süt (the demo dairy brand) has a quiet morning, then reports of glass
 pieces in its ayran (a yoghurt drink) spread. Some customers asked about it the
-evening before, so they are outside WhatsApp's 24-hour window by the time the
+day before, so they are outside WhatsApp's 24-hour window by the time the
 answer exists; one of them opted out. Everything here is written for this
 simulation; the bot was never trained or tuned on these lines.
 
 Times are minutes from the simulated day's start (08:00); negative minutes are
-the evening before.
+the day before.
 """
 
 from __future__ import annotations
@@ -30,15 +30,16 @@ def phone(n: int) -> str:
     return f"+90555{7000000 + n:07d}"
 
 
-# The evening before (about 15 hours before the day starts): the first rumours.
+# The morning before (about 21 hours before the day starts): the first rumours, so
+# that by the time the answer exists these askers are outside the 24-hour window.
 YESTERDAY: List[Line] = [
-    Line(-900, phone(1), "Kuzey Süt ayranında cam parçası çıkmış diyorlar doğru mu?"),
-    Line(-896, phone(2), "is it true there is broken glass in Kuzey Süt ayran?"),
-    Line(-890, phone(3), "ayranınızdan cam kırığı çıkmış, doğru mu bu?"),
-    Line(-884, phone(4), "I heard people found glass pieces in your ayran bottles, true?"),
-    Line(-880, phone(5), "kuzey ayranında cam varmış doğru mu"),
+    Line(-1300, phone(1), "Kuzey Süt ayranında cam parçası çıkmış diyorlar doğru mu?"),
+    Line(-1296, phone(2), "is it true there is broken glass in Kuzey Süt ayran?"),
+    Line(-1290, phone(3), "ayranınızdan cam kırığı çıkmış, doğru mu bu?"),
+    Line(-1284, phone(4), "I heard people found glass pieces in your ayran bottles, true?"),
+    Line(-1280, phone(5), "kuzey ayranında cam varmış doğru mu"),
 ]
-# The fifth customer of the evening opts out before any answer exists.
+# The fifth customer of the day before opts out before any answer exists.
 OPTED_OUT = phone(5)
 OPT_OUT_WORD = "DUR"
 
