@@ -177,7 +177,10 @@ def _messages(store: Store, start: str, end: str, unit: str, keys: List[str]) ->
         language = row["language"] or "unknown"
         by_intent.setdefault(intent, [0] * len(keys))[slot] += n
         by_language.setdefault(language, [0] * len(keys))[slot] += n
-    order = sorted(by_intent, key=lambda k: -sum(by_intent[k]))
+    # The customer intents first, always in the same order (so in the same colours).
+    known = ("rumour", "complaint", "question", "request_human")
+    order = [k for k in known if k in by_intent]
+    order += sorted((k for k in by_intent if k not in known), key=lambda k: -sum(by_intent[k]))
     return {
         "total": total,
         "by_intent": {k: by_intent[k] for k in order},

@@ -51,7 +51,11 @@ def screenshot(html: Path, png: Path, max_height: int | None = None) -> int:
         driver.get(html.resolve().as_uri())
         until(driver, charts_drawn, timeout=30)
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(WIDTH, min(int(height) + 40, max_height or 20000))
+        target = min(int(height) + 20, max_height or 20000)
+        driver.set_window_size(WIDTH, target)
+        inner = int(driver.execute_script("return window.innerHeight"))
+        if inner < target:  # the window's own frame takes some of its height
+            driver.set_window_size(WIDTH, 2 * target - inner)
         until(driver, charts_drawn, timeout=30)
         png.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(png))

@@ -42,7 +42,11 @@ def test_the_figures_of_each_section(store, incident, crisis_clock):
     assert data["unit"] == "hour" and len(data["buckets"]) == 2
     messages = data["messages"]
     assert messages["total"] == 11
-    assert messages["by_intent"] == {"rumour": [3, 5], "question": [0, 2], "complaint": [1, 0]}
+    assert list(messages["by_intent"].items()) == [
+        ("rumour", [3, 5]),
+        ("complaint", [1, 0]),
+        ("question", [0, 2]),
+    ]
     assert messages["by_language"] == {"en": [1, 2], "tr": [3, 5]}
     rumours = data["rumours"]
     assert (rumours["groups"], rumours["answered"], rumours["pending"]) == (2, 1, 1)
