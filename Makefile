@@ -84,11 +84,12 @@ $(BROWSER):
 	scripts/install-browser
 
 
-bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst; desk handoff and queue; a new intent to live
+bench: $(INSTALLED) $(SPACY) $(MODEL) ## intent F1, fact matching, latency, memory; WhatsApp vs REST, burst; desk handoff and queue; a new intent to live; the crisis day
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_channels.py
 	$(PY) scripts/bench_desk.py
 	$(PY) scripts/bench_training.py
+	$(PY) scripts/bench_crisis_day.py
 
 screenshots: $(INSTALLED) $(SPACY) $(BROWSER) $(MODEL) ## the README's desk screenshots, from the running system
 	$(PY) scripts/screenshots.py
