@@ -117,7 +117,7 @@ def report_range(
         begin = max(begin, parse_time(start))
     if end:
         finish = min(finish, parse_time(end))
-    if finish <= begin:
+    if finish < begin or (finish == begin and (start or end)):
         raise ReportProblem(
             f"the range is empty: {stamp(begin)} to {stamp(finish)}"
             f" (the incident runs from {incident['started_at']}"

@@ -305,3 +305,12 @@ def test_the_charts_render_in_chromium(store, incident, tmp_path):
     # The stacked bars' first two series colours (bot/charts.py PALETTE) fill real areas.
     assert counted.get((0x00, 0x72, 0xB2), 0) > 2000
     assert counted.get((0xE6, 0x9F, 0x00), 0) > 500
+
+
+def test_an_incident_closed_in_the_second_it_opened_still_has_a_report(store, crisis_clock):
+    incident = store.open_incident(
+        name="Mistake", severity="low", keywords=["x"], examples={}, opened_by="eda"
+    )
+    store.close_incident(incident, "eda")
+    assert post_crisis.freeze_report(store, incident) is True
+    assert post_crisis.build_report(store, incident)["messages"]["total"] == 0
