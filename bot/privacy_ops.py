@@ -91,6 +91,23 @@ def _example_lines(store: Any, customer: str) -> Tuple[Dict[str, List[str]], Lis
     return lines, list(intents)
 
 
+def quoted_forms(words: List[str]) -> List[str]:
+    """The customer's words as they are, and as other tables keep them scrubbed.
+
+    Alerts keep `bot.privacy.scrub`'s form of a message and training data
+    `bot/training/scrub.py`'s, so those forms are looked for too.
+    """
+    from bot.privacy import scrub as log_scrub
+    from bot.training.scrub import scrub as training_scrub
+
+    found: Dict[str, None] = {}
+    for word in words:
+        for form in (word, log_scrub(word), training_scrub(word)[0]):
+            if form and form.strip():
+                found[form.strip()] = None
+    return list(found)
+
+
 def remove_examples(text: str, examples: List[str]) -> Tuple[str, int]:
     """An NLU file's text without one `    - EXAMPLE` line per example; (text, lines removed).
 
@@ -143,6 +160,7 @@ def forget_customer(
         raise Refused(f"only an enabled admin of the desk's users may forget (got {by!r})")
     tracker, broker = RasaData(tracker_db), RasaData(broker_db)
     words = [*store.customer_words(customer), *tracker.words(customer), *broker.words(customer)]
+    words = quoted_forms(words)
     plan, intents = _example_lines(store, customer) if root is not None else ({}, [])
     edits: Dict[str, Tuple[str, int]] = {}
     for relative, examples in plan.items():
