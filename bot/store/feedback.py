@@ -87,7 +87,7 @@ class FeedbackStore(Area):
         }
 
     def unhelpful_messages(self, fact_id: str, limit: int = 20) -> List[Dict[str, Any]]:
-        """The customers' (scrubbed) messages behind a fact's "not helpful" answers, newest first."""
+        """The (scrubbed) messages behind a fact's "not helpful" answers, newest first."""
         return [
             dict(row)
             for row in self.db.query(

@@ -19,7 +19,7 @@ from bot.store.base import Area, now
 
 def _rows(cursor: Any) -> List[Dict[str, Any]]:
     columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, values)) for values in cursor.fetchall()]
+    return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
 
 
 class ReportStore(Area):
