@@ -91,11 +91,16 @@ class ActionRateHandoff(Action):
                 mask(tracker.sender_id),
                 "" if stored else " (already rated: kept the first)",
             )
-            if stored and store().ask_rating_comment(handoff_id):
+            if stored and _has_form(domain) and store().ask_rating_comment(handoff_id):
                 # The form's question thanks for the rating and asks for the comment.
                 return [SlotSet("pending", f"comment:{handoff_id}"), FollowupAction(COMMENT_FORM)]
         dispatcher.utter_message(response="utter_rating_thanks")
         return [SlotSet("pending", None)]
+
+
+def _has_form(domain: Dict[str, Any]) -> bool:
+    """Whether the running model knows the comment form (a model trained before it does not)."""
+    return COMMENT_FORM in (domain.get("forms") or {})
 
 
 def commented_handoff(tracker: Tracker) -> int | None:

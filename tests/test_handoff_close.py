@@ -171,3 +171,15 @@ async def test_a_rumour_instead_of_a_comment_is_answered_as_usual(action_store, 
     assert events[-1] == SlotSet("pending", "fact:bankruptcy")
     assert [m["response"] for m in dispatcher.messages] == ["utter_fact_false"]
     assert action_store.get_handoff(handoff_id)["rating_comment"] == ""
+
+
+async def test_a_model_without_the_comment_form_only_thanks(action_store, dispatcher, domain):
+    """A model trained before the form (its domain has no forms) must not be sent to one."""
+    handoff_id = waiting_handoff(action_store)
+    old_domain = {k: v for k, v in domain.items() if k != "forms"}
+    events = await ActionRateHandoff().run(
+        dispatcher, rating_tracker(3, f"rating:{handoff_id}"), old_domain
+    )
+    assert events == [SlotSet("pending", None)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_thanks"]
+    assert action_store.get_handoff(handoff_id)["comment_asked_at"] is None
