@@ -160,7 +160,8 @@ def forget_customer(
         raise Refused(f"only an enabled admin of the desk's users may forget (got {by!r})")
     tracker, broker = RasaData(tracker_db), RasaData(broker_db)
     words = [*store.customer_words(customer), *tracker.words(customer), *broker.words(customer)]
-    words = quoted_forms(words)
+    # a table without their id may still quote it (a frozen report's data)
+    words = [*quoted_forms(words), customer, customer.rpartition(":")[2]]
     plan, intents = _example_lines(store, customer) if root is not None else ({}, [])
     edits: Dict[str, Tuple[str, int]] = {}
     for relative, examples in plan.items():

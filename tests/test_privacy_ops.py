@@ -298,7 +298,8 @@ async def test_forget_leaves_no_trace_of_the_customer_anywhere(store, tmp_path, 
         "alerts",
         {"examples": json.dumps([{"text": scrub(SAID)}, {"text": "başka"}]), "raised_at": now()},
     )
-    fill(store, "frozen_reports", {"data": json.dumps({"top_unanswered": [SAID]})})
+    report = {"top_unanswered": [SAID], "rows": [{"sender_id": CUSTOMER}]}
+    fill(store, "frozen_reports", {"data": json.dumps(report)})
     await save_tracker(tracker_db, CUSTOMER, [SAID, COMPLAINT, RUMOUR], time.time())
     await save_tracker(tracker_db, OTHER, [kept["said"]], time.time())
     publish(broker_db, CUSTOMER, [SAID, COMPLAINT], time.time())
