@@ -9,12 +9,15 @@
 - `texts`: columns with message texts (the customer's, or written to or about
   them), set to their blank value by retention once the row's `at` time is older
   than the retention period, except rows matching `keep` (still in use: a
-  pending message, an open handoff); the row stays, so counts stay;
+  pending message, an open handoff); the row stays, so counts stay; `also` is
+  more of retention's SET clause (an old inbox item leaves the review);
 - `words`: columns whose values are the customer's own words (JSON lists of
   `{"from": "customer", "text": ...}` too), read before forgetting to find their
   copies in tables without their id;
-- `quotes`: columns without the customer's id that may repeat their words (a
-  rumour wording, an alert's examples): forgetting removes their words there.
+- `quotes`: columns without the customer's id that may repeat their words or
+  their id (a rumour wording, an alert's examples, a frozen report):
+  forgetting deletes a wording only they asked and puts `[removed]` in place of
+  a quote.
 
 `NO_CUSTOMER_DATA` names every other table and why it holds no customer data.
 tests/test_privacy_ops.py fails when a migrated store has a table in neither, or
@@ -29,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Set, Tuple
 
 from bot.language import normalize
 from bot.store.base import Area
@@ -436,8 +439,3 @@ class PrivacyStore(Area):
                 " on conflict (name) do update set last_id = excluded.last_id",
                 [name, last_id],
             )
-
-
-def covered_columns(entry: CustomerColumns) -> Sequence[str]:
-    """The columns an entry declares (for the test that checks every table is declared)."""
-    return (*entry.ids, *entry.texts, *entry.words, *entry.quotes)
