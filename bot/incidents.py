@@ -463,7 +463,30 @@ def open_incident(
         f"incident:{incident_id}",
         {"name": name, "severity": severity, "keywords": len(keywords)},
     )
+    tag_earlier_messages(store, incident_id)
     return store.get_incident(incident_id)
+
+
+def tag_earlier_messages(
+    store: Store, incident_id: int, detector: TopicDetector | None = None
+) -> int:
+    """Puts the messages logged since the incident's start on it, where they are on its topic.
+
+    An incident is usually opened after its first messages came in (the alert
+    came first). Those messages, logged on no incident, are matched against the
+    topic now, so its report and its broadcast count them. Messages already on
+    another incident keep it. Returns how many were tagged.
+    """
+    incident = store.get_incident(incident_id)
+    if incident["status"] != "active":
+        return 0
+    detector = detector or TopicDetector(store)
+    ids = []
+    for row in store.untagged_messages_since(incident["started_at"]):
+        found = detector.match(row["text"])
+        if found is not None and found.incident["id"] == incident_id:
+            ids.append(row["id"])
+    return store.tag_incident_messages(incident_id, incident["name"], ids)
 
 
 def change_topic(
@@ -514,6 +537,8 @@ def change_topic(
             "examples": sum(len(v) for v in changed["examples"].values()),
         },
     )
+    if keywords is not None or examples is not None:
+        tag_earlier_messages(store, incident_id)
     return changed
 
 

@@ -13,8 +13,9 @@ customer message (`Store.log_message`) with:
   (`bot.incidents.TopicDetector(store).incident_for(text)`: its name), else
   the topic of the published fact the matcher clearly answers it with
   (`bot.answers.Knowledge`), else "" (no known topic);
-- `at`: the event's timestamp on crisisdesk's clock (plus `bot.clock.offset()`,
-  which a simulation moves ahead);
+- `at`: when the channel recorded the message on arrival
+  (`inbound_messages.received_at`, crisisdesk's clock, which a simulation moves
+  ahead), else the event's timestamp plus `bot.clock.offset()`;
 - for a typed message on no known topic, its sentence vector (bot/encoder.py),
   which the emerging-topic check (bot/alerts.py) clusters.
 
@@ -200,9 +201,24 @@ class MessageLog:
             "language": parse.get("language"),
             "incident_id": incident_id,
             "topic": topic,
-            "at": stamp(float(event.get("timestamp") or time.time())),
+            "at": self.arrived(channel_of(sender_id, event), event),
             "vector": vector,
         }
+
+    def arrived(self, channel: str, event: Mapping[str, Any]) -> str:
+        """When the message arrived on crisisdesk's clock.
+
+        The channel recorded it on arrival (`inbound_messages.received_at`), which
+        stays right however late this reader gets to the event; a message with no
+        inbound record (the REST channel) takes Rasa's event time plus the clock's
+        offset now.
+        """
+        message_id = event.get("message_id")
+        if message_id:
+            received = self.store.inbound_received_at(channel, str(message_id))
+            if received:
+                return received
+        return stamp(float(event.get("timestamp") or time.time()))
 
     def close(self) -> None:
         self.broker.close()

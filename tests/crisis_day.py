@@ -65,6 +65,7 @@ class Day:
     statement_after_approval: int = 0
     writer_could_approve: bool = False
     incident_id: int = 0
+    first_ask_at: str = ""
     askers: List[str] = field(default_factory=list)  # told "we are checking"
     corrections: Dict[str, int] = field(default_factory=dict)  # recipient -> full answers
     templates: Dict[str, int] = field(default_factory=dict)  # recipient -> templates
@@ -227,6 +228,7 @@ def simulate(workdir: Path, screenshot: Path | None = None) -> Day:
 
 
 def _yesterday(day: Day, traffic: Traffic) -> None:
+    day.first_ask_at = clock.now().isoformat(timespec="seconds")
     answers = traffic.play(script.YESTERDAY)
     for phone, sent in answers.items():
         if any(_is_checking(s) for s in sent):
@@ -257,14 +259,14 @@ def _spike(day: Day, traffic: Traffic, system: System, telegram: FakeTelegram) -
 def _incident(day: Day, traffic: Traffic, system: System) -> None:
     store = system.store()
     try:
-        sim_now = clock.now().isoformat(timespec="seconds")
+        # The incident starts with the first ask; its earlier messages join it.
         incident = open_incident(
             store,
             name=script.INCIDENT["name"],
             severity=script.INCIDENT["severity"],
             keywords=script.INCIDENT["keywords"],
             examples={"tr": script.INCIDENT["examples_tr"], "en": script.INCIDENT["examples_en"]},
-            started_at=sim_now,
+            started_at=day.first_ask_at,
             by="eda",
         )
         statement = write_statement(

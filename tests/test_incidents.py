@@ -262,6 +262,33 @@ def test_only_active_incidents_are_detected(editors):
     assert detector.incident_for("bleach in milk?") is None
 
 
+def test_opening_puts_the_messages_since_its_start_on_it(editors):
+    def log(event_id: int, text: str, at: str, **extra: Any) -> int:
+        row = {
+            "event_id": event_id,
+            "channel": "whatsapp",
+            "sender_id": f"whatsapp:+9055500{event_id}",
+            "message_id": f"SM{event_id}",
+            "text": text,
+            "intent": "rumour",
+            "confidence": 0.9,
+            "language": "en",
+            "incident_id": None,
+            "topic": "",
+            "at": at,
+            **extra,
+        }
+        return editors.log_message(row)
+
+    before = log(1, "is there bleach in your milk?", "2026-12-01T08:00:00+00:00")
+    on_topic = log(2, "your milk has bleach in it, people say", "2026-12-01T10:00:00+00:00")
+    other = log(3, "is Kuzey Süt going bankrupt?", "2026-12-01T10:05:00+00:00")
+    elsewhere = log(4, "bleach in milk again?", "2026-12-01T10:10:00+00:00", incident_id=99)
+    incident = open_bleach(editors, started_at="2026-12-01T09:00:00+00:00")
+    rows = dict(editors.db.execute("select id, incident_id from message_log").fetchall())
+    assert rows == {before: None, on_topic: incident["id"], other: None, elsewhere: 99}
+
+
 def test_headline_is_the_first_sentence_for_one_line():
     assert incidents.headline("İnceliyoruz. Lütfen tüketmeyin.") == "İnceliyoruz."
     assert incidents.headline("Parti 19. gün toplatıldı. Sonra") == "Parti 19. gün toplatıldı."

@@ -297,6 +297,14 @@ class ChannelStore(Area):
         where = " and ".join(clauses) or None
         return list(self.db["inbound_messages"].rows_where(where, args, order_by="id"))
 
+    def inbound_received_at(self, channel: str, message_id: str) -> str | None:
+        """When an inbound message arrived (store clock, ISO), or None if it was not recorded."""
+        row = self.db.execute(
+            "select received_at from inbound_messages where channel = ? and message_id = ?",
+            [channel, message_id],
+        ).fetchone()
+        return row[0] if row else None
+
     def inbound_from(self, channel: str, sender: str, limit: int = 500) -> List[Dict[str, Any]]:
         """One conversation's incoming messages, in arrival order (the newest `limit`)."""
         rows = list(

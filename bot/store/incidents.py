@@ -345,6 +345,34 @@ class IncidentStore(Area):
         )
         return {int(sid): int(count) for sid, count in cursor.fetchall()}
 
+    def untagged_messages_since(self, since: str, limit: int = 5000) -> List[Dict[str, Any]]:
+        """Logged customer messages at or after `since` on no incident yet, newest first."""
+        return _rows(
+            self.db.execute(
+                "select id, text from message_log"
+                " where incident_id is null and at >= ? and text <> ''"
+                " order by id desc limit ?",
+                [since, limit],
+            )
+        )
+
+    def tag_incident_messages(
+        self, incident_id: int, topic: str, message_ids: Sequence[int]
+    ) -> int:
+        """Puts logged messages on an incident (only those on none yet); returns how many."""
+        tagged = 0
+        ids = list(message_ids)
+        with self.db.conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cursor = self.db.execute(
+                    "update message_log set incident_id = ?, topic = ?"
+                    f" where incident_id is null and id in ({', '.join('?' for _ in chunk)})",
+                    [incident_id, topic, *chunk],
+                )
+                tagged += cursor.rowcount
+        return tagged
+
     def incident_handoffs(self, incident_id: int) -> List[Dict[str, Any]]:
         """Handoffs tagged with an incident, newest first."""
         return _rows(
