@@ -302,12 +302,19 @@ def _correct(run: _Run, fact: Dict[str, Any], by: str) -> None:
     number = int(version["version"])
     # (channel, recipient) -> language, times they wrote, whether told an earlier version
     wanted: Dict[tuple, Dict[str, Any]] = {}
+    told_now = set()
+    with_deliveries = store.fact_delivery_recipients(fact["id"])
     for asker in store.fact_askers(fact["id"]):
         key = (asker["channel"] or "", asker["sender_id"])
         entry = wanted.setdefault(key, {"language": None, "seen": [], "earlier": False})
         entry["language"] = asker["language"] or entry["language"]
         entry["seen"].append(asker["asked_at"])
-    told_now = set()
+        if asker.get("notified_at") and key not in with_deliveries:
+            # Followed up before answer versions existed: told version 1.
+            if number == 1:
+                told_now.add(key)
+            else:
+                entry["earlier"] = True
     for told in store.told_versions(fact["id"]):
         key = (told["channel"] or "", told["recipient"])
         if int(told["version"]) >= number:
@@ -315,7 +322,7 @@ def _correct(run: _Run, fact: Dict[str, Any], by: str) -> None:
             continue
         entry = wanted.setdefault(key, {"language": None, "seen": [], "earlier": False})
         entry["language"] = told["language"] or entry["language"]
-        entry["seen"].append(told["at"])
+        entry["seen"].append(told["wrote_at"])
         entry["earlier"] = True
     for key in told_now:
         wanted.pop(key, None)
@@ -352,8 +359,8 @@ def _correct(run: _Run, fact: Dict[str, Any], by: str) -> None:
     reached = {
         (d["channel"], d["recipient"])
         for d in store.list_deliveries(int(campaign["id"]))
-        if d["status"] not in ("unreachable", "opted_out", "failed", "superseded")
-    }
+        if d["status"] not in ("unreachable", "opted_out", "failed", "superseded", "waiting_window")
+    }  # a waiting one is marked when it is released (Store.release_waiting)
     _mark_askers(store, fact["id"], reached | told_now)
     logger.info(
         "fact %s v%s: %s recipient(s) considered for campaign %s",

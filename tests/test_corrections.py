@@ -188,6 +188,22 @@ def test_a_changed_answer_reaches_everyone_told_the_earlier_one_as_a_correction(
     assert all(d["corrects_earlier"] for d in store.list_deliveries(latest["id"]))
 
 
+def test_askers_followed_up_before_answer_versions_existed_are_not_told_again(demo_store, fake):
+    store = demo_store
+    old = "whatsapp:+905320000251"
+    customer_wrote(store, old)
+    rumour = store.record_rumour(CLAIM, "tr", old, "whatsapp")
+    store.answer_rumour(rumour, "layoffs-500")
+    store.mark_followup_sent(rumour, old)  # by the follow-ups of before
+    assert queue_corrections(store).queued == 0
+    fact = store.get_fact("layoffs-500")
+    store.upsert_fact({**fact, "verdict": "misleading"}, status="draft", verified_by="eda")
+    assert publish_fact(store, "layoffs-500", "eda").followups.queued == 1
+    deliver(store, fake)
+    [correction] = bodies(fake, old)
+    assert correction.startswith("Düzeltme:")
+
+
 def test_outside_the_window_a_template_goes_and_a_newer_version_replaces_the_waiting_one(
     demo_store, fake, moved_clock
 ):

@@ -120,21 +120,36 @@ class CampaignStore(Area):
     def told_versions(self, fact_id: str) -> List[Dict[str, Any]]:
         """Everyone told a version of a fact: by the bot, or by a correction being sent.
 
-        Rows of channel, recipient, language, version, at (when), newest last.
+        Rows of channel, recipient, language, version, at (when), newest last, and
+        `wrote_at`: when the customer last wrote, as far as the row knows (the bot
+        answers a message; a correction answers none: null).
         """
         return list(
             self.db.query(
-                "select channel, recipient, language, version, told_at as at"
-                " from fact_tellings where fact_id = ?"
+                "select channel, recipient, language, version, told_at as at,"
+                " told_at as wrote_at from fact_tellings where fact_id = ?"
                 " union all"
                 " select d.channel, d.recipient, d.language, c.fact_version as version,"
-                " d.queued_at as at from deliveries d join campaigns c on c.id = d.campaign_id"
+                " d.queued_at as at, null as wrote_at"
+                " from deliveries d join campaigns c on c.id = d.campaign_id"
                 " where c.kind = 'correction' and c.fact_id = ?"
                 f" and d.status in ({', '.join('?' for _ in TOLD)})"
                 " order by at",
                 [fact_id, fact_id, *TOLD],
             )
         )
+
+    def fact_delivery_recipients(self, fact_id: str) -> set:
+        """(channel, recipient) pairs with a delivery of any version of a fact's answer."""
+        return {
+            (row[0], row[1])
+            for row in self.db.execute(
+                "select distinct d.channel, d.recipient from deliveries d"
+                " join campaigns c on c.id = d.campaign_id"
+                " where c.kind = 'correction' and c.fact_id = ?",
+                [fact_id],
+            ).fetchall()
+        }
 
     def fact_askers(self, fact_id: str) -> List[Dict[str, Any]]:
         """Askers of the rumour groups a fact answers (sender_id, channel, language, asked_at)."""
@@ -391,6 +406,13 @@ class CampaignStore(Area):
                 self.db.execute(
                     "update deliveries set outbox_id = ?, payload = null where id = ?",
                     [outbox_id, row["id"]],
+                )
+                # A rumour asker now has the answer (what `notified_at` records).
+                self.db.execute(
+                    "update rumour_askers set notified_at = ? where sender_id = ?"
+                    " and notified_at is null and rumour_id in (select r.id from rumours r"
+                    " join campaigns c on c.fact_id = r.fact_id where c.id = ?)",
+                    [stamp, recipient, row["campaign_id"]],
                 )
         return queued
 
