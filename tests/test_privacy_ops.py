@@ -37,6 +37,7 @@ from bot.privacy_ops import Refused, forget_customer, remove_examples, run_reten
 from bot.store import Store
 from bot.store.base import now
 from bot.store.privacy import CUSTOMER_DATA, NO_CUSTOMER_DATA
+from bot.store.rasa_data import blank_event
 from tests.desk_client import Desk
 
 CUSTOMER = "whatsapp:+905551112233"
@@ -716,3 +717,17 @@ def test_the_desk_lifespan_starts_and_stops_retention(store):
     off = Desk(store, CRISISDESK_RETENTION_DAYS="0")
     with TestClient(off.app):
         assert off.app.state.retention is None
+
+
+@pytest.mark.parametrize(
+    "event, blanked",
+    [
+        ({"event": "slot", "name": "rating_comment", "value": COMMENT}, ""),
+        ({"event": "slot", "name": "order_number", "value": "48213"}, ""),
+        ({"event": "slot", "name": "pending", "value": "fact:F1"}, "fact:F1"),
+        ({"event": "slot", "name": "language", "value": "tr"}, "tr"),
+    ],
+)
+def test_retention_blanks_slots_that_may_hold_the_customers_words(event, blanked):
+    assert blank_event(event) == (blanked == "")
+    assert event["value"] == blanked

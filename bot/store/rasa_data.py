@@ -8,8 +8,10 @@ writes to them, for two things (bot/privacy_ops.py runs them):
 
 - forgetting a customer deletes every row of their conversation id;
 - retention blanks the `text` (and `parse_data.text`, entity values) of user and
-  bot events older than the retention period, keeping the rows, their intents,
-  actions and timestamps, so counts per intent and hour stay. Events are read in
+  bot events, and text values of slots (a rating comment, an order number; not
+  crisisdesk's own `language` and `pending` codes) older than the retention
+  period, keeping the rows, their intents, actions and timestamps, so counts per
+  intent and hour stay. Events are read in
   id order from where the last run stopped (the store's `privacy_cursors`), up to
   the first event that is still young.
 
@@ -25,10 +27,24 @@ from typing import Any, Dict, List, Tuple
 
 BATCH = 500
 TEXT_EVENTS = ("user", "bot")
+# Slots whose values are crisisdesk's own codes ("fact:F1", "tr"); every other slot
+# with a text value may hold the customer's words (a rating comment, an order number).
+CODE_SLOTS = ("language", "pending")
 
 
 def blank_event(event: Dict[str, Any]) -> bool:
-    """Blanks an event's texts in place (user and bot events); True when something changed."""
+    """Blanks an event's texts in place; True when something changed.
+
+    User and bot events lose their text (and the parse's text and entity values),
+    slot events other than `CODE_SLOTS` their text value.
+    """
+    if event.get("event") == "slot":
+        if event.get("name") in CODE_SLOTS or not isinstance(event.get("value"), str):
+            return False
+        if not event["value"]:
+            return False
+        event["value"] = ""
+        return True
     if event.get("event") not in TEXT_EVENTS:
         return False
     changed = False
