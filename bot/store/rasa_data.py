@@ -11,9 +11,8 @@ writes to them, for two things (bot/privacy_ops.py runs them):
   bot events, and text values of slots (a rating comment, an order number; not
   crisisdesk's own `language` and `pending` codes) older than the retention
   period, keeping the rows, their intents, actions and timestamps, so counts per
-  intent and hour stay. Events are read in
-  id order from where the last run stopped (the store's `privacy_cursors`), up to
-  the first event that is still young.
+  intent and hour stay. Events are read in id order from where the last run
+  stopped (the store's `privacy_cursors`), up to the first event still young.
 
 bot/store/rasa_events.py reads the broker for the review inbox (read-only).
 """
