@@ -51,7 +51,12 @@ STATUS = "/webhooks/whatsapp/status"
 FACT_ID = "ayran-glass"
 # Early-warning settings of the simulation: the defaults (15-minute window, 3x the
 # usual rate, at least 10 messages).
-ALERT_ENV = {"ALERT_WINDOW_MINUTES": "15", "ALERT_FACTOR": "3", "ALERT_MIN_COUNT": "10"}
+ALERT_ENV = {
+    "ALERT_WINDOW_MINUTES": "15",
+    "ALERT_FACTOR": "3",
+    "ALERT_MIN_COUNT": "10",
+    "ALERT_EMERGING_MIN_COUNT": "10",
+}
 
 
 @dataclass
@@ -177,24 +182,33 @@ def _environment(names: Dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _alert_delay(store: Store, alert: Dict[str, Any], thresholds: Dict[str, float]) -> float:
-    """Simulated seconds from the message that made the rate a spike to the alert."""
+def _alert_delay(store: Store, alert: Dict[str, Any]) -> float:
+    """Simulated seconds from the message that made the rate a spike to the alert.
+
+    A spike alert's crossing message is the one that brought its topic and
+    intent to the alert level within one window; an emerging topic's is the
+    `ALERT_EMERGING_MIN_COUNT`-th message of its cluster.
+    """
     raised = datetime.fromisoformat(alert["raised_at"])
-    needed = math.ceil(
-        max(thresholds["min_count"], thresholds["factor"] * max(alert["baseline"] or 0, 1.0))
-    )
-    rows = store.db.execute(
-        "select at from message_log where intent = ? and coalesce(topic, '') = ? order by at, id",
-        [alert["intent"], alert["topic"] or ""],
-    ).fetchall()
+    window = int(ALERT_ENV["ALERT_WINDOW_MINUTES"]) * 60
+    if alert["kind"] == "emerging":
+        rows = store.db.execute(
+            "select at from message_log where alert_id = ? order by at, id", [alert["id"]]
+        ).fetchall()
+        needed = int(ALERT_ENV["ALERT_EMERGING_MIN_COUNT"])
+    else:
+        rows = store.db.execute(
+            "select at from message_log where intent = ? and topic = ? order by at, id",
+            [alert["intent"], alert["topic"] or ""],
+        ).fetchall()
+        level = int(ALERT_ENV["ALERT_FACTOR"]) * max(alert["baseline"] or 0, 1.0)
+        needed = math.ceil(max(int(ALERT_ENV["ALERT_MIN_COUNT"]), level))
     times = [datetime.fromisoformat(row[0]) for row in rows]
-    # The crossing message: the `needed`-th within one window ending at it.
-    window = thresholds["window_minutes"] * 60
     for index, at in enumerate(times):
         inside = [t for t in times[: index + 1] if (at - t).total_seconds() < window]
         if len(inside) >= needed:
             return (raised - at).total_seconds()
-    raise AssertionError("no message made the rate a spike")
+    raise AssertionError(f"no message made the rate of alert {alert['id']} a spike")
 
 
 def simulate(workdir: Path, screenshot: Path | None = None) -> Day:
@@ -245,11 +259,7 @@ def _spike(day: Day, traffic: Traffic, system: System, telegram: FakeTelegram) -
             lambda: next(iter(store.list_alerts()), None), timeout=60, what="a spike alert"
         )
         day.alert = alert
-        day.alert_delay_seconds = _alert_delay(
-            store,
-            alert,
-            {"min_count": 10, "factor": 3, "window_minutes": 15},
-        )
+        day.alert_delay_seconds = _alert_delay(store, alert)
     finally:
         store.close()
     calls = telegram.wait_for("sendMessage", timeout=60)
