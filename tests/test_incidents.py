@@ -623,6 +623,7 @@ def test_desk_editors_open_write_approve_and_close(desk, editors):
     assert editors.live_statement(incident["id"])["approved_by"] == "emre"
     shown = emre.get(page).text
     assert "live" in shown and "emre" in shown and STATEMENT_TR in shown
+    assert f'href="/reports/incidents/{incident["id"]}"' in shown
 
     assert emre.post(f"{page}/close").status_code == 303
     assert editors.get_incident(incident["id"])["status"] == "closed"
@@ -649,7 +650,8 @@ def test_desk_agents_may_look_but_not_change(desk, editors):
     statement = draft(editors, incident["id"])
     ayse = desk("ayse", "agent")
     assert ayse.get("/incidents").status_code == 200
-    assert ayse.get(f"/incidents/{incident['id']}").status_code == 200
+    seen = ayse.get(f"/incidents/{incident['id']}")
+    assert seen.status_code == 200 and "/reports/incidents/" not in seen.text  # editors' page
     assert ayse.post("/incidents/new", NEW_INCIDENT).status_code == 403
     approve = f"/incidents/{incident['id']}/statements/{statement['id']}/approve"
     assert ayse.post(approve).status_code == 403
