@@ -264,6 +264,19 @@ def test_deliveries_follow_the_providers_reports_and_failures(demo_store, fake):
     assert accepted["sent_at"] and accepted["delivered_at"] and accepted["read_at"]
 
 
+def test_a_web_chat_delivery_is_delivered_once_the_page_shows_it(demo_store):
+    store = demo_store
+    visitor = "webchat:" + "b" * 32
+    store.set_fact_status("layoffs-500", "draft")
+    store.record_rumour(CLAIM, "en", visitor, "webchat")
+    publish_fact(store, "layoffs-500", "eda")
+    [row] = store.list_outgoing(channel="webchat")
+    assert deliveries(store)[visitor]["status"] == "queued"
+    store.mark_shown("webchat", visitor, row["id"])  # what the chat page's stream does
+    shown = deliveries(store)[visitor]
+    assert shown["status"] == "delivered" and shown["delivered_at"]
+
+
 # -- pacing -----------------------------------------------------------------------------
 
 

@@ -437,6 +437,18 @@ class CampaignStore(Area):
                 [now(), channel, recipient],
             ).rowcount
 
+    def deliveries_shown(self, channel: str, recipient: str, up_to_id: int) -> int:
+        """A web chat page shows the rows up to `up_to_id`: their deliveries are delivered."""
+        stamp = now()
+        with self.db.conn:
+            return self.db.execute(
+                "update deliveries set status = 'delivered', updated_at = ?,"
+                " sent_at = coalesce(sent_at, ?), delivered_at = coalesce(delivered_at, ?)"
+                " where channel = ? and recipient = ? and outbox_id <= ?"
+                " and status in ('queued', 'sent')",
+                [stamp, stamp, stamp, channel, recipient, up_to_id],
+            ).rowcount
+
     def follow_outbox(self, outgoing_id: int) -> None:
         """Moves the deliveries of one outbox row along with it (sent, delivered, read, failed).
 

@@ -235,6 +235,9 @@ class ChannelStore(Area):
                 " and status in ('pending', 'sent') and delivery_status is null",
                 [channel, recipient, up_to_id],
             )
+        shown = getattr(self, "deliveries_shown", None)  # bot/store/campaigns.py
+        if shown is not None and cursor.rowcount:
+            shown(channel, recipient, up_to_id)
         return cursor.rowcount
 
     # -- inbound messages --------------------------------------------------------------
