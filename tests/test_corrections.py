@@ -299,9 +299,9 @@ def test_proactive_sends_are_paced_per_sender_and_a_reply_goes_first(demo_store,
     # Nobody who just wrote waits behind a broadcast (the first update may share its slot).
     assert [m.body for m in sent].index("reply") <= 1
     times = [m.received_at for m in sent if m.body != "reply"]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) > 0.8 / rate, gaps
-    assert times[-1] - times[0] >= 11 / rate - 0.02
+    assert times[-1] - times[0] >= 11 / rate - 0.03  # 12 slots 1/rate apart
+    # Never a burst: any quarter of a second holds about rate/4 of them (latency jitter aside).
+    assert max(sum(t <= u < t + 0.25 for u in times) for t in times) <= 0.25 * rate + 2
 
 
 # -- statement broadcasts ---------------------------------------------------------------
