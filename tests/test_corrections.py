@@ -243,6 +243,20 @@ def test_outside_the_window_a_template_goes_and_a_newer_version_replaces_the_wai
     assert store.get_outgoing(row["outbox_id"])["answers"] == "SMreply"  # a reply now
 
 
+def test_a_waiting_answer_is_not_sent_once_its_fact_is_retired(demo_store, fake, moved_clock):
+    store = demo_store
+    late = "whatsapp:+905320000351"
+    store.set_fact_status("layoffs-500", "draft")
+    customer_wrote(store, late)
+    store.record_rumour(CLAIM, "tr", late, "whatsapp")
+    clock.advance(moved_clock, DAY)
+    assert publish_fact(store, "layoffs-500", "eda").followups.waiting == 1
+    store.set_fact_status("layoffs-500", "retired")  # wrong after all
+    assert store.release_on_message("whatsapp", late, "SMlater") == []
+    [row] = store.list_deliveries()
+    assert row["status"] == "superseded" and "no longer current" in row["error"]
+
+
 def test_deliveries_follow_the_providers_reports_and_failures(demo_store, fake):
     store = demo_store
     good, bad = "whatsapp:+905320000401", "whatsapp:+905320000402"

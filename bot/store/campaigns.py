@@ -391,6 +391,15 @@ class CampaignStore(Area):
         queued: List[int] = []
         for row in self.waiting_deliveries(channel, recipient):
             stamp = now()
+            if not self._still_current(int(row["campaign_id"])):
+                with self.db.conn:
+                    self.db.execute(
+                        "update deliveries set status = 'superseded', payload = null,"
+                        " error = 'no longer current (retired, changed or replaced)',"
+                        " updated_at = ? where id = ? and status = 'waiting_window'",
+                        [stamp, row["id"]],
+                    )
+                continue
             with self.db.conn:
                 cursor = self.db.execute(
                     "update deliveries set status = 'queued', released_at = ?, updated_at = ?"
@@ -427,6 +436,28 @@ class CampaignStore(Area):
             self.opt_out_waiting(channel, recipient)
             return []
         return self.release_waiting(channel, recipient, answers)
+
+    def _still_current(self, campaign_id: int) -> bool:
+        """Whether a campaign's message may still go: the fact published at that version,
+        or the statement still live."""
+        campaign = self.db.execute(
+            "select kind, fact_id, fact_version, statement_id from campaigns where id = ?",
+            [campaign_id],
+        ).fetchone()
+        if campaign is None:
+            return False
+        kind, fact_id, version, statement_id = campaign
+        if kind == "correction":
+            row = self.db.execute(
+                "select f.status, (select max(v.version) from fact_versions v"
+                " where v.fact_id = f.id) from facts f where f.id = ?",
+                [fact_id],
+            ).fetchone()
+            return bool(row) and row[0] == "published" and row[1] == version
+        row = self.db.execute(
+            "select status from incident_statements where id = ?", [statement_id]
+        ).fetchone()
+        return bool(row) and row[0] == "live"
 
     def opt_out_waiting(self, channel: str, recipient: str) -> int:
         """Marks a customer's waiting deliveries opted out (they asked for no more)."""
