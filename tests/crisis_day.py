@@ -114,8 +114,14 @@ class Traffic:
             self.customers[phone] = WhatsAppCustomer(self.system.bot.rasa_url, phone)
         return self.customers[phone]
 
-    def say(self, phone: str, text: str, **extra: str) -> List[Sent]:
-        """Sends one message; returns the bot's messages to this customer it caused."""
+    def say(self, phone: str, text: str, logged: bool = True, **extra: str) -> List[Sent]:
+        """Sends one message; returns the bot's messages to this customer it caused.
+
+        The clock moves on only once the system is done with the message: its
+        replies sent and, for a message the dialogue read (`logged`), the desk's
+        early warning has it in the message log. In real time the system has the
+        minutes between two messages for that; here they pass in a jump.
+        """
         customer = self.customer(phone)
         before = len(self.system.fake.messages_to(customer.address))
         sid = customer.send(text, **extra)
@@ -126,6 +132,12 @@ class Traffic:
                 timeout=60,
                 what=f"the bot to handle {text!r}",
             )
+            if logged:
+                wait_for(
+                    lambda: _logged(store, sid),
+                    timeout=60,
+                    what=f"the message log to have {text!r}",
+                )
         finally:
             store.close()
         # Replies go through the outbox; wait until every reply it queued was sent.
@@ -157,6 +169,11 @@ def _processed(store: Store, sid: str) -> bool:
         "select status from inbound_messages where channel = 'whatsapp' and message_id = ?", [sid]
     ).fetchall()
     return bool(rows) and rows[0][0] != "received"
+
+
+def _logged(store: Store, sid: str) -> bool:
+    rows = store.db.execute("select 1 from message_log where message_id = ?", [sid]).fetchall()
+    return bool(rows)
 
 
 def _is_checking(sent: Sent) -> bool:
@@ -247,7 +264,7 @@ def _yesterday(day: Day, traffic: Traffic) -> None:
     for phone, sent in answers.items():
         if any(_is_checking(s) for s in sent):
             day.askers.append(phone)
-    traffic.say(script.OPTED_OUT, script.OPT_OUT_WORD)
+    traffic.say(script.OPTED_OUT, script.OPT_OUT_WORD, logged=False)  # never reaches Rasa
 
 
 def _spike(day: Day, traffic: Traffic, system: System, telegram: FakeTelegram) -> None:
@@ -339,7 +356,9 @@ def _correct(day: Day, traffic: Traffic, system: System) -> None:
             day.outside_window.append(phone)
     # Those outside the window press the template's button; then the answer comes.
     for phone in day.outside_window:
-        traffic.say(phone, "Göster", ButtonPayload="crisisdesk_update", ButtonText="Göster")
+        traffic.say(
+            phone, "Göster", logged=False, ButtonPayload="crisisdesk_update", ButtonText="Göster"
+        )
     wait_for(lambda: _outbox_settled(system), timeout=120, what="the waiting answers to go out")
     for phone in phones:
         sent = _new(fake, phone, before)
