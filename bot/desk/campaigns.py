@@ -29,7 +29,7 @@ from bot.store import NotFound, Store
 # The columns of the progress table, in the order a delivery moves.
 PROGRESS = [
     ("queued", "Queued"),
-    ("waiting_window", "Waiting for the window"),
+    ("waiting_window", "Waiting"),  # for WhatsApp's 24-hour window (the template went)
     ("sent", "Sent"),
     ("delivered", "Delivered"),
     ("read", "Read"),
@@ -104,6 +104,10 @@ async def campaign_page(request: Request) -> Response:
     deliveries = await db.list_deliveries(int(campaign["id"]))
     for delivery in deliveries:
         delivery["shown_recipient"] = display_sender(delivery["recipient"], role)
+        delivery["template"] = None
+        if delivery["template_outbox_id"]:
+            sent = await db.get_outgoing(int(delivery["template_outbox_id"]))
+            delivery["template"] = sent["delivery_status"] or sent["status"]
     return render(
         request,
         "campaigns/detail.html",
