@@ -21,7 +21,7 @@ from bot.answers import Knowledge
 from bot.config import PROJECT_ROOT, Settings, settings
 from bot.facts import FileProblem, ImportReport, import_facts, import_faqs
 from bot.privacy import mask
-from bot.publishing import publish_fact
+from bot.publishing import publish_fact, retire_fact
 from bot.rasa_api import RasaClient, RasaUnavailable
 from bot.store import NotFound, Store
 from bot.training import intents as training_intents
@@ -96,7 +96,7 @@ def _set_status(status: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         store = _store(args)
         if status != "published":
-            fact = store.set_fact_status(args.id, status, by=args.by)
+            fact = retire_fact(store, args.id, by=args.by)  # withdraws unsent corrections
             print(f"fact {fact['id']} is now {fact['status']}")
             return 0
         done = publish_fact(store, args.id, by=args.by)

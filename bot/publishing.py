@@ -73,5 +73,11 @@ def publish_fact(store: Store, fact_id: str, by: str) -> Published:
 
 
 def retire_fact(store: Store, fact_id: str, by: str) -> Dict[str, Any]:
-    """Retires a fact: it no longer reaches customers. Raises NotFound if unknown."""
-    return store.set_fact_status(fact_id, "retired", by=by)
+    """Retires a fact: it no longer reaches customers. Raises NotFound if unknown.
+
+    Its corrections not sent yet (waiting for the window, or still pending in the
+    outbox) are withdrawn.
+    """
+    fact = store.set_fact_status(fact_id, "retired", by=by)
+    store.withdraw_fact_deliveries(fact_id, f"fact retired by {by}")
+    return fact

@@ -251,10 +251,24 @@ def test_a_waiting_answer_is_not_sent_once_its_fact_is_retired(demo_store, fake,
     store.record_rumour(CLAIM, "tr", late, "whatsapp")
     clock.advance(moved_clock, DAY)
     assert publish_fact(store, "layoffs-500", "eda").followups.waiting == 1
-    store.set_fact_status("layoffs-500", "retired")  # wrong after all
+    store.set_fact_status("layoffs-500", "retired")  # wrong after all (a direct store call)
     assert store.release_on_message("whatsapp", late, "SMlater") == []
     [row] = store.list_deliveries()
     assert row["status"] == "superseded" and "no longer current" in row["error"]
+
+
+def test_retiring_a_fact_withdraws_its_corrections_not_sent_yet(demo_store, fake):
+    store = demo_store
+    soon = "whatsapp:+905320000361"
+    store.set_fact_status("layoffs-500", "draft")
+    customer_wrote(store, soon)
+    store.record_rumour(CLAIM, "tr", soon, "whatsapp")
+    publish_fact(store, "layoffs-500", "eda")
+    db = db_path(store)
+    assert main(["--db", db, "facts", "retire", "layoffs-500", "--by", "eda"]) == 0
+    assert deliver(store, fake) == 0 and fake.sent == []
+    [row] = store.list_deliveries()
+    assert (row["status"], row["error"]) == ("superseded", "withdrawn: fact retired by eda")
 
 
 def test_deliveries_follow_the_providers_reports_and_failures(demo_store, fake):

@@ -437,6 +437,40 @@ class CampaignStore(Area):
             return []
         return self.release_waiting(channel, recipient, answers)
 
+    def withdraw_fact_deliveries(self, fact_id: str, why: str) -> int:
+        """Stops a fact's corrections not sent yet (it was retired): returns how many.
+
+        Waiting ones and queued ones whose outbox rows are still pending (every
+        piece: the rows written with the delivery) become `superseded`, with `why`.
+        """
+        stamp = now()
+        withdrawn = 0
+        with self.db.conn:
+            rows = self.db.execute(
+                "select d.id, d.status, d.channel, d.recipient, d.outbox_id,"
+                " coalesce(d.released_at, d.queued_at) from deliveries d"
+                " join campaigns c on c.id = d.campaign_id"
+                " where c.kind = 'correction' and c.fact_id = ?"
+                " and d.status in ('waiting_window', 'queued')",
+                [fact_id],
+            ).fetchall()
+            for delivery_id, status, channel, recipient, outbox_id, written in rows:
+                if status == "queued":
+                    cancelled = self.db.execute(
+                        "update outbox set status = 'failed', last_error = ?"
+                        " where channel = ? and recipient = ? and status = 'pending'"
+                        " and id <= ? and created_at = ?",
+                        [f"withdrawn: {why}", channel, recipient, outbox_id or 0, written],
+                    ).rowcount
+                    if not cancelled:
+                        continue  # on its way already
+                withdrawn += self.db.execute(
+                    "update deliveries set status = 'superseded', payload = null, error = ?,"
+                    " updated_at = ? where id = ? and status = ?",
+                    [f"withdrawn: {why}", stamp, delivery_id, status],
+                ).rowcount
+        return withdrawn
+
     def _still_current(self, campaign_id: int) -> bool:
         """Whether a campaign's message may still go: the fact published at that version,
         or the statement still live."""
