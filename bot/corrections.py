@@ -336,6 +336,7 @@ def _correct(run: _Run, fact: Dict[str, Any], by: str) -> None:
         fact_id=fact["id"],
         fact_version=number,
     )
+    store.reopen_withdrawn(int(campaign["id"]))  # retired before they went, published again
     done = store.campaign_recipients(int(campaign["id"]))
     older = {
         int(c["id"])

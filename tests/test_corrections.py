@@ -269,6 +269,9 @@ def test_retiring_a_fact_withdraws_its_corrections_not_sent_yet(demo_store, fake
     assert deliver(store, fake) == 0 and fake.sent == []
     [row] = store.list_deliveries()
     assert (row["status"], row["error"]) == ("superseded", "withdrawn: fact retired by eda")
+    publish_fact(store, "layoffs-500", "eda")  # right after all: it goes, once
+    publish_fact(store, "layoffs-500", "eda")
+    assert deliver(store, fake) == 1 and len(bodies(fake, soon)) == 1
 
 
 def test_deliveries_follow_the_providers_reports_and_failures(demo_store, fake):

@@ -471,6 +471,16 @@ class CampaignStore(Area):
                 ).rowcount
         return withdrawn
 
+    def reopen_withdrawn(self, campaign_id: int) -> int:
+        """Forgets a campaign's withdrawn deliveries (never sent), so that publishing the
+        fact again sends them; returns how many."""
+        with self.db.conn:
+            return self.db.execute(
+                "delete from deliveries where campaign_id = ? and status = 'superseded'"
+                " and error like 'withdrawn:%'",
+                [campaign_id],
+            ).rowcount
+
     def _still_current(self, campaign_id: int) -> bool:
         """Whether a campaign's message may still go: the fact published at that version,
         or the statement still live."""
