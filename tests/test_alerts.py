@@ -167,6 +167,27 @@ def test_the_log_has_each_customer_message_once_with_topic_intent_and_the_crisis
     assert rows["bursa fabrikaniz yaniyor mu"]["topic"] == "factory fire"
 
 
+def test_a_message_is_logged_at_its_arrival_however_late_the_reader_gets_to_it(
+    store, broker, tmp_path, monkeypatch
+):
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("0")
+    monkeypatch.setenv("CRISISDESK_CLOCK_FILE", str(clock_file))
+    event = user_event("whatsapp:+905321234567", "ayran cam kirigi var mi")
+    store.record_inbound("whatsapp", event["message_id"], event["sender_id"], event["text"])
+    arrived = store.inbound_received_at("whatsapp", event["message_id"])
+    broker.publish(event)
+    broker.publish(user_event("rest:x", "rest has no inbound record"))
+    from bot import clock
+
+    clock.advance(clock_file, 3600)  # the clock jumps before the reader looks
+    assert MessageLog(store, tmp_path / "events.db").read() == 2
+    rows = {row["text"]: row for row in store.logged_messages()}
+    assert rows["ayran cam kirigi var mi"]["at"] == arrived
+    rest_at = datetime.fromisoformat(rows["rest has no inbound record"]["at"])
+    assert (rest_at - datetime.fromisoformat(arrived)).total_seconds() >= 3599
+
+
 def test_a_missing_broker_file_reads_as_nothing(store, tmp_path):
     assert MessageLog(store, tmp_path / "no-such.db", topics=lambda t: (None, "")).read() == 0
     assert MessageLog(store, None, topics=lambda t: (None, "")).read() == 0
