@@ -416,6 +416,8 @@ def broadcast_statement(
     `Store.incident_recipients`, the message log and the incident's conversations):
     dicts with sender_id, channel, language and at (when they last wrote). A
     recipient sent an earlier statement of the incident gets this one as an update.
+    A conversation already shown this version in the chat is skipped, and one
+    that gets it here is recorded as shown, so the chat does not repeat it.
 
     Raises:
         NotFound: no such incident.
@@ -441,9 +443,10 @@ def broadcast_statement(
         if d["status"] in ("queued", "sent", "delivered", "read")
     }
     done = store.campaign_recipients(int(campaign["id"]))
+    shown = store.statement_shown_to(int(statement["id"]))  # in the chat: not again
     for person in (recipients or Store.incident_recipients)(store, incident_id):
         channel, recipient = person.get("channel") or "", person["sender_id"]
-        if (channel, recipient) in done:
+        if (channel, recipient) in done or recipient in shown:
             continue
         update = (channel, recipient) in told_earlier
         run.deliver(
@@ -456,6 +459,8 @@ def broadcast_statement(
             [person.get("at")],
             supersedes=lambda row: int(row["campaign_id"]) in earlier,
         )
+        # The conversation has had this version now: the chat does not repeat it.
+        store.mark_statement_shown(int(statement["id"]), recipient, person.get("language"))
     run.campaigns.add(int(campaign["id"]))
     logger.info(
         "statement %s of incident %s broadcast by %s: campaign %s",

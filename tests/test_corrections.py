@@ -407,6 +407,24 @@ def test_a_broadcast_can_take_its_recipients_from_any_list(demo_store):
     assert row["recipient"] == "telegram:77" and "The fire is out." in row["payload"]
 
 
+def test_a_broadcast_skips_who_saw_the_statement_in_the_chat_and_the_chat_skips_it_after(
+    demo_store,
+):
+    store = demo_store
+    incident = live_incident(store)
+    statement = store.live_statement(incident)
+    people = [
+        {"sender_id": "telegram:70", "channel": "telegram", "language": "tr", "at": None},
+        {"sender_id": "telegram:71", "channel": "telegram", "language": "en", "at": None},
+    ]
+    assert store.mark_statement_shown(statement["id"], "telegram:70", "tr")  # in the chat
+    done = broadcast_statement(store, incident, "eda", recipients=lambda _s, _i: people)
+    assert done.queued == 1
+    assert [row["recipient"] for row in store.list_outgoing()] == ["telegram:71"]
+    # The chat's "statement first" claims the view: already taken by the broadcast.
+    assert not store.mark_statement_shown(statement["id"], "telegram:71", "en")
+
+
 def test_the_cli_broadcasts_and_lists_progress(demo_store, capsys):
     from bot.desk.auth import hash_password
 

@@ -335,6 +335,14 @@ class IncidentStore(Area):
             )
         return cursor.rowcount == 1
 
+    def statement_shown_to(self, statement_id: int) -> set:
+        """The conversations a statement version was shown to (in the chat or by broadcast)."""
+        cursor = self.db.execute(
+            "select sender_id from incident_statement_views where statement_id = ?",
+            [statement_id],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
     def statement_views(self, incident_id: int) -> Dict[int, int]:
         """How many conversations were shown each version: {statement id: count}."""
         cursor = self.db.execute(
