@@ -5,7 +5,8 @@ A first rating of a handoff starts `rating_comment_form`, whose question
 once for a comment; whatever the customer writes next is the comment, kept
 scrubbed with the handoff (`action_save_rating_comment`). "No" or the Skip
 button skips it. A rumour, a question or a request for a person written instead
-is not taken for a comment: it is answered as usual.
+is not taken for a comment: it is answered as usual; a greeting, thanks or
+goodbye gets its usual reply.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ NOT_A_COMMENT: Dict[str, Callable[[], Action]] = {
     "question": ActionAnswerQuestion,
     "request_human": ActionHandoff,
 }
+# Small talk is not a comment either ("merhaba" after the rating is a new hello):
+# it gets the reply its rule gives anywhere else.
+SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thank": "utter_thank"}
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +140,11 @@ class ActionSaveRatingComment(Action):
                 store().save_rating_comment(handoff_id, "")
             answered = await NOT_A_COMMENT[intent]().run(dispatcher, tracker, domain)
             return [*events, *answered]
+        if intent in SMALL_TALK:
+            if handoff_id is not None:
+                store().save_rating_comment(handoff_id, "")
+            dispatcher.utter_message(response=SMALL_TALK[intent])
+            return events
         skipped = is_skip(tracker, text)
         if handoff_id is not None:
             store().save_rating_comment(handoff_id, "" if skipped else scrub(text)[0][:2000])

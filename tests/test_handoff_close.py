@@ -173,6 +173,24 @@ async def test_a_rumour_instead_of_a_comment_is_answered_as_usual(action_store, 
     assert action_store.get_handoff(handoff_id)["rating_comment"] == ""
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "reply"),
+    [("merhaba", "greet", "utter_greet"), ("thanks!", "thank", "utter_thank")],
+)
+async def test_small_talk_instead_of_a_comment_gets_its_usual_reply(
+    action_store, dispatcher, domain, text, intent, reply
+):
+    from actions.rating import ActionSaveRatingComment
+
+    handoff_id = await rated_handoff(action_store, dispatcher, domain)
+    dispatcher.messages.clear()
+    await ActionSaveRatingComment().run(
+        dispatcher, comment_tracker(text, intent, handoff_id), domain
+    )
+    assert [m["response"] for m in dispatcher.messages] == [reply]
+    assert action_store.get_handoff(handoff_id)["rating_comment"] == ""
+
+
 async def test_a_model_without_the_comment_form_only_thanks(action_store, dispatcher, domain):
     """A model trained before the form (its domain has no forms) must not be sent to one."""
     handoff_id = waiting_handoff(action_store)
