@@ -5,8 +5,8 @@ A first rating of a handoff starts `rating_comment_form`, whose question
 once for a comment; whatever the customer writes next is the comment, kept
 scrubbed with the handoff (`action_save_rating_comment`). "No" or the Skip
 button skips it. A rumour, a question or a request for a person written instead
-is not taken for a comment: it is answered as usual; a greeting, thanks or
-goodbye gets its usual reply.
+is not taken for a comment: it is answered as usual; a short greeting, thanks
+or goodbye (three words at most) gets its usual reply.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ NOT_A_COMMENT: Dict[str, Callable[[], Action]] = {
     "question": ActionAnswerQuestion,
     "request_human": ActionHandoff,
 }
-# Small talk is not a comment either ("merhaba" after the rating is a new hello):
-# it gets the reply its rule gives anywhere else.
+# Short small talk is not a comment either ("merhaba" after the rating is a new
+# hello): it gets the reply its rule gives anywhere else. A longer message read as
+# thanks ("your agent was very helpful, thank you") is a comment.
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thank": "utter_thank"}
+SMALL_TALK_WORDS = 3
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +142,7 @@ class ActionSaveRatingComment(Action):
                 store().save_rating_comment(handoff_id, "")
             answered = await NOT_A_COMMENT[intent]().run(dispatcher, tracker, domain)
             return [*events, *answered]
-        if intent in SMALL_TALK:
+        if intent in SMALL_TALK and len(normalize(text).split()) <= SMALL_TALK_WORDS:
             if handoff_id is not None:
                 store().save_rating_comment(handoff_id, "")
             dispatcher.utter_message(response=SMALL_TALK[intent])

@@ -191,6 +191,18 @@ async def test_small_talk_instead_of_a_comment_gets_its_usual_reply(
     assert action_store.get_handoff(handoff_id)["rating_comment"] == ""
 
 
+async def test_a_longer_thank_you_is_a_comment(action_store, dispatcher, domain):
+    from actions.rating import ActionSaveRatingComment
+
+    handoff_id = await rated_handoff(action_store, dispatcher, domain)
+    text = "temsilciniz cok yardimci oldu, tesekkurler"
+    await ActionSaveRatingComment().run(
+        dispatcher, comment_tracker(text, "thank", handoff_id, "tr"), domain
+    )
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rating_comment_thanks"]
+    assert action_store.get_handoff(handoff_id)["rating_comment"] == text
+
+
 async def test_a_model_without_the_comment_form_only_thanks(action_store, dispatcher, domain):
     """A model trained before the form (its domain has no forms) must not be sent to one."""
     handoff_id = waiting_handoff(action_store)
