@@ -465,6 +465,8 @@ def test_the_desk_shows_progress_and_broadcasts_for_editors(demo_store):
     detail = editor.get(answer.headers["location"]).text
     assert "whatsapp:+90 5** *** **01" in detail and "+905320000801" not in detail
     assert "1 message(s) queued" in detail
+    # The progress refreshes itself: the page polls its own figures.
+    assert 'hx-trigger="every 10s"' in detail and 'hx-select="#campaign-live"' in detail
     assert ("eda", "incident.broadcast") in [(a["actor"], a["action"]) for a in store.list_audit()]
     bad = editor.post("/campaigns/broadcast", data={"incident_id": "x", "csrf_token": token})
     assert "choose an incident" in editor.get(bad.headers["location"]).text
