@@ -10,7 +10,7 @@ checking" and goes, with them, into the open-rumour queue (bot/rumours.py).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -64,20 +64,45 @@ def utter_fact(
 BRAND_ENTITIES = ("brand", "ORG", "org")
 
 
-def declined_for_other_brand(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
-    """Says "we can only speak about us" when the message is about another company."""
+def other_brand(tracker: Tracker, text: str) -> Tuple[brands.Brands, str | None]:
+    """Our brands, and the other company the message names instead of ours (else None)."""
     found = [
         e.get("value") or ""
         for e in tracker.latest_message.get("entities", [])
         if e.get("entity") in BRAND_ENTITIES
     ]
     known = brands.load(store())
-    other = known.other_named(text, found)
+    return known, known.other_named(text, found)
+
+
+def declined_for_other_brand(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """Says "we can only speak about us" when the message is about another company."""
+    known, other = other_brand(tracker, text)
     if not other:
         return False
     logger.info("message from %s is about another brand", mask(tracker.sender_id))
     dispatcher.utter_message(response="utter_other_brand", our_brand=known.name, other_brand=other)
     return True
+
+
+def answer_known(
+    dispatcher: CollectingDispatcher, tracker: Tracker, text: str, lang: str | None
+) -> List[Dict[str, Any]] | None:
+    """Answers `text` from a confident FAQ entry or fact; None (nothing sent) when neither."""
+    answer = knowledge().answer_question(text)
+    if answer.kind == "faq" and answer.record:
+        dispatcher.utter_message(
+            response="utter_faq_answer", answer=_in_language(answer.record, "answer", lang)
+        )
+        if answer.record.get("source_url"):
+            dispatcher.utter_message(
+                response="utter_faq_source", source_url=answer.record["source_url"]
+            )
+        return [SlotSet("pending", None)]
+    if answer.kind == "fact" and answer.record:
+        utter_fact(dispatcher, answer.record, lang, tracker)
+        return [SlotSet("pending", f"fact:{answer.record['id']}")]
+    return None
 
 
 class ActionAnswerRumour(Action):
@@ -137,19 +162,9 @@ class ActionAnswerQuestion(Action):
         if declined_for_other_brand(dispatcher, tracker, text):
             return [SlotSet("pending", None)]
         incident_statement_first(dispatcher, tracker)  # our statement, only about us
-        answer = knowledge().answer_question(text)
-        if answer.kind == "faq" and answer.record:
-            dispatcher.utter_message(
-                response="utter_faq_answer", answer=_in_language(answer.record, "answer", lang)
-            )
-            if answer.record.get("source_url"):
-                dispatcher.utter_message(
-                    response="utter_faq_source", source_url=answer.record["source_url"]
-                )
-            return [SlotSet("pending", None)]
-        if answer.kind == "fact" and answer.record:
-            utter_fact(dispatcher, answer.record, lang, tracker)
-            return [SlotSet("pending", f"fact:{answer.record['id']}")]
+        answered = answer_known(dispatcher, tracker, text, lang)
+        if answered is not None:
+            return answered
         if text.strip():  # for the post-crisis report's "top unanswered questions"
             store().record_unanswered_question(
                 tracker.sender_id, channel(tracker), lang, scrub(text)[0][:1000]

@@ -575,9 +575,14 @@ class Index:
         lead: int = 1,
         same_issues: bool = False,
         semantic: Sequence[Sequence[str]] | None = None,
+        judges_claims: bool = False,
     ) -> None:
         self.ids = [doc_id for doc_id, _ in docs]
         self._same_issues = same_issues
+        # A fact judges whether a claim holds, so a question that only asks for a
+        # detail ("how many", "where do i") is not answered by it; an FAQ entry
+        # answers exactly such questions ("how do i return a product?").
+        self._judges_claims = judges_claims
         self._terms: List[Set[str]] = []
         self._lead: List[Set[str]] = []
         self._anchors: List[FrozenSet[str]] = []
@@ -940,7 +945,7 @@ class Index:
             best.score >= threshold
             and best.score - runner_up >= margin
             and (words_support or meaning_support or joint_support)
-            and not (DETAIL_QUESTIONS and asks_detail(text))
+            and not (self._judges_claims and DETAIL_QUESTIONS and asks_detail(text))
             and not best.elsewhere
             and not best.conflict
             and not best.unjudged
@@ -1006,7 +1011,7 @@ def fact_index(
         if not f.get("claim_tr"):  # an old fact: its Turkish answer restates the claim
             meaning.append(_first_sentence(f.get("answer_tr") or ""))
         semantic.append(meaning)
-    return Index(docs, lead=1, semantic=semantic)
+    return Index(docs, lead=1, semantic=semantic, judges_claims=True)
 
 
 def faq_index(faqs: Iterable[Dict[str, str]]) -> Index:

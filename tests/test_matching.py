@@ -159,6 +159,22 @@ def test_faq_index_answers_procedures():
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "faq"),
+    [
+        # "how do i" and "where can i" ask for a detail, which a fact's verdict does
+        # not give; an FAQ entry is exactly such an answer.
+        ("how do i return a product and get my money back", "return-refund"),
+        ("where can i find your official statements", "statement-page"),
+    ],
+)
+def test_faq_index_answers_how_and_where_questions(text, faq):
+    with (ROOT / "data/facts/faq.csv").open(encoding="utf-8") as handle:
+        faqs = faq_index(list(csv.DictReader(handle)))
+    cfg = settings()
+    assert faqs.search(text, cfg.match_threshold, cfg.match_margin).id == faq
+
+
 def test_knowledge_sees_publishing_without_restart(demo_store):
     cfg = settings()
     knowledge = Knowledge(demo_store, cfg.match_threshold, cfg.match_margin)

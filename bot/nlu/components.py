@@ -10,6 +10,9 @@ entities (order/ticket numbers, lot codes, topics).
 message (keyboard mash, emoji only, markup, code, a typed command name such as
 "request_human", a link or a number alone) into `nlu_fallback`, with the reason in
 the parse data (see bot/nlu/ood.py).
+`OffTopicClassifier` runs last and turns off-topic chat in real words that DIET
+took for a support intent into `out_of_scope`, by the meaning of the sentence
+(see bot/nlu/offtopic.py).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from spacy.tokens import Doc
 
 from bot.config import settings
 from bot.language import detect, fold, normalize, words
-from bot.nlu import ood
+from bot.nlu import offtopic, ood
 from bot.nlu.spacy_pipes import LOT_WORDS, load
 
 LANGUAGE_PROPERTY = "language"
@@ -330,6 +333,117 @@ class OutOfDomainClassifier(GraphComponent, IntentClassifier):
                     "replaced": {
                         "name": replaced.get(INTENT_NAME_KEY),
                         "confidence": replaced.get(PREDICTED_CONFIDENCE_KEY),
+                    },
+                },
+                add_to_output=True,
+            )
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class OffTopicClassifier(GraphComponent, IntentClassifier):
+    """Overrides DIET's intent with out_of_scope for off-topic chat (bot/nlu/offtopic.py)."""
+
+    FILE = "off_topic.json"
+    KEPT = frozenset({offtopic.OUT_OF_SCOPE, ood.FALLBACK})
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """The gate's threshold and the regression's inverse regularization (config.yml says why)."""
+        return {"threshold": 0.9, "regularization": 3.0}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> str | None:
+        """Retrain when the gate's code changes, not only its config or data."""
+        source = inspect.getsource(offtopic) + inspect.getsource(cls)
+        return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        gate: offtopic.OffTopicGate | None = None,
+    ) -> None:
+        """A classifier with a trained gate (or none: no out_of_scope training data)."""
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.gate = gate
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> OffTopicClassifier:
+        """Creates an untrained classifier (see parent class for full docstring)."""
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fits the gate on the training examples' sentence vectors."""
+        texts, intents = offtopic.example_texts(
+            (m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples
+        )
+        self.gate = offtopic.OffTopicGate.train(
+            texts,
+            intents,
+            threshold=float(self.config["threshold"]),
+            regularization=float(self.config["regularization"]),
+        )
+        with self._model_storage.write_to(self._resource) as directory:
+            saved = self.gate.to_json() if self.gate else "null"
+            (directory / self.FILE).write_text(saved, encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> OffTopicClassifier:
+        """Loads the trained gate (see parent class for full docstring)."""
+        classifier = cls(config, model_storage, resource)
+        with model_storage.read_from(resource) as directory:
+            saved = (directory / cls.FILE).read_text(encoding="utf-8")
+        if saved.strip() != "null":
+            classifier.gate = offtopic.OffTopicGate.from_json(
+                saved, float(classifier.config["threshold"])
+            )
+        return classifier
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets out_of_scope and `off_topic` (probability, replaced intent) on off-topic chat."""
+        if self.gate is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            current = dict(message.get(INTENT) or {})
+            if not isinstance(text, str) or current.get(INTENT_NAME_KEY) in self.KEPT:
+                continue
+            probability = self.gate.off_topic(text)
+            if probability is None:
+                continue
+            chosen = {INTENT_NAME_KEY: offtopic.OUT_OF_SCOPE, PREDICTED_CONFIDENCE_KEY: probability}
+            message.data[INTENT] = chosen
+            ranking = [
+                r
+                for r in message.data.get(INTENT_RANKING_KEY) or []
+                if r.get(INTENT_NAME_KEY) != offtopic.OUT_OF_SCOPE
+            ]
+            message.data[INTENT_RANKING_KEY] = [dict(chosen), *ranking]
+            message.set(
+                offtopic.OFF_TOPIC,
+                {
+                    "probability": round(probability, 4),
+                    "replaced": {
+                        "name": current.get(INTENT_NAME_KEY),
+                        "confidence": current.get(PREDICTED_CONFIDENCE_KEY),
                     },
                 },
                 add_to_output=True,

@@ -133,6 +133,7 @@ _REPEAT = re.compile(r"(.)\1{2,}")
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W_]+")
 # Words around a link that add nothing to it ("bak", "look at this", "bu ne").
+MIN_INLINE_SPANS = 3
 MAX_WORDS_AROUND_LINK = 3
 ALPHABET = 40
 
@@ -164,21 +165,25 @@ def surface_verdict(text: str) -> Verdict | None:
     markup = _first(_MARKUP_PATTERNS, text)
     if markup is not None:
         return Verdict("markup", f"markup: {markup}")
+    # Before links: a stack trace's dotted names ("com.example.App") look like one.
+    strong = _first(_STRONG_CODE_PATTERNS, text)
+    if strong is not None:
+        return Verdict("code", f"program text: {strong}")
     without_links = _URL.sub(" ", text)
     if without_links != text:
         around = [w for w in words(without_links) if _LETTER.search(w)]
         if len(around) <= MAX_WORDS_AROUND_LINK:
             return Verdict("url", f"a link with {len(around)} other words")
         return None
-    strong = _first(_STRONG_CODE_PATTERNS, text)
-    if strong is not None:
-        return Verdict("code", f"program text: {strong}")
     signals = code_signals(text)
     if len(signals) >= 2:
         return Verdict("code", "program text: " + ", ".join(signals))
-    without_markup = _INLINE_MARKUP.sub(" ", text)
-    if without_markup != text and not any(_LETTER.search(w) for w in words(without_markup)):
+    without_markup, spans = _INLINE_MARKUP.subn(" ", text)
+    if spans and not any(_LETTER.search(w) for w in words(without_markup)):
         return Verdict("markup", "inline formatting or emoji shortcodes only")
+    # A customer may bold one word; three formatted spans are pasted page text.
+    if spans >= MIN_INLINE_SPANS:
+        return Verdict("markup", f"{spans} inline formatting spans")
     if not any(_LETTER.search(w) for w in words(text)):
         return Verdict("number", "digits and signs only")
     return None
