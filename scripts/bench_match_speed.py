@@ -95,14 +95,20 @@ def synthetic_facts(count: int, seed: int = 7) -> List[Dict[str, str]]:
     return facts
 
 
-def timed_searches(index, messages: List[str]) -> Dict[str, float]:
-    """Median and p95 ms of `index.search`, encoding included (cache cleared)."""
+def _timed(call, messages: List[str]) -> List[float]:
+    """Milliseconds of `call(text)` per message, the encoder's cache cleared before each."""
     samples = []
     for text in messages:
         encoder._cached_one.cache_clear()
         started = time.perf_counter()
-        index.search(text)
+        call(text)
         samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def timed_searches(index, messages: List[str]) -> Dict[str, float]:
+    """Median and p95 ms of `index.search`, encoding included (cache cleared)."""
+    samples = _timed(index.search, messages)
     ordered = sorted(samples)
     return {
         "searches": len(samples),
@@ -135,13 +141,7 @@ def evaluate(facts_count: int = 10_000, messages_count: int = 200) -> dict:
 
 def encoder_median(messages: List[str]) -> float:
     """Median ms of the encoder's call alone on `messages` (cache cleared)."""
-    samples = []
-    for text in messages:
-        encoder._cached_one.cache_clear()
-        started = time.perf_counter()
-        encoder.encode_one(text)
-        samples.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(samples), 2)
+    return round(statistics.median(_timed(encoder.encode_one, messages)), 2)
 
 
 def main() -> None:

@@ -212,6 +212,31 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
 
+def override_intent(
+    message: Message, intent: str, confidence: float, key: str, details: Dict[str, Any]
+) -> None:
+    """Replaces the message's intent, puts it first in the ranking (once), and sets
+    `key` in the parse data to `details` plus the intent it replaced."""
+    replaced = dict(message.get(INTENT) or {})
+    chosen = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: confidence}
+    message.data[INTENT] = chosen
+    ranking = [
+        r for r in message.data.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent
+    ]
+    message.data[INTENT_RANKING_KEY] = [dict(chosen), *ranking]
+    message.set(
+        key,
+        {
+            **details,
+            "replaced": {
+                "name": replaced.get(INTENT_NAME_KEY),
+                "confidence": replaced.get(PREDICTED_CONFIDENCE_KEY),
+            },
+        },
+        add_to_output=True,
+    )
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class OutOfDomainClassifier(GraphComponent, IntentClassifier):
     """Overrides the intent with nlu_fallback for messages that are not customer text."""
@@ -316,26 +341,12 @@ class OutOfDomainClassifier(GraphComponent, IntentClassifier):
             verdict = self.check.verdict(text)
             if verdict is None:
                 continue
-            replaced = dict(message.get(INTENT) or {})
-            fallback = {INTENT_NAME_KEY: ood.FALLBACK, PREDICTED_CONFIDENCE_KEY: 1.0}
-            message.data[INTENT] = fallback
-            ranking = [
-                r
-                for r in message.data.get(INTENT_RANKING_KEY) or []
-                if r.get(INTENT_NAME_KEY) != ood.FALLBACK
-            ]
-            message.data[INTENT_RANKING_KEY] = [dict(fallback), *ranking]
-            message.set(
+            override_intent(
+                message,
+                ood.FALLBACK,
+                1.0,
                 ood.OUT_OF_DOMAIN,
-                {
-                    "kind": verdict.kind,
-                    "reason": verdict.reason,
-                    "replaced": {
-                        "name": replaced.get(INTENT_NAME_KEY),
-                        "confidence": replaced.get(PREDICTED_CONFIDENCE_KEY),
-                    },
-                },
-                add_to_output=True,
+                {"kind": verdict.kind, "reason": verdict.reason},
             )
         return messages
 
@@ -423,29 +434,17 @@ class OffTopicClassifier(GraphComponent, IntentClassifier):
             return messages
         for message in messages:
             text = message.get(TEXT)
-            current = dict(message.get(INTENT) or {})
-            if not isinstance(text, str) or current.get(INTENT_NAME_KEY) in self.KEPT:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if not isinstance(text, str) or intent in self.KEPT:
                 continue
             probability = self.gate.off_topic(text)
             if probability is None:
                 continue
-            chosen = {INTENT_NAME_KEY: offtopic.OUT_OF_SCOPE, PREDICTED_CONFIDENCE_KEY: probability}
-            message.data[INTENT] = chosen
-            ranking = [
-                r
-                for r in message.data.get(INTENT_RANKING_KEY) or []
-                if r.get(INTENT_NAME_KEY) != offtopic.OUT_OF_SCOPE
-            ]
-            message.data[INTENT_RANKING_KEY] = [dict(chosen), *ranking]
-            message.set(
+            override_intent(
+                message,
+                offtopic.OUT_OF_SCOPE,
+                probability,
                 offtopic.OFF_TOPIC,
-                {
-                    "probability": round(probability, 4),
-                    "replaced": {
-                        "name": current.get(INTENT_NAME_KEY),
-                        "confidence": current.get(PREDICTED_CONFIDENCE_KEY),
-                    },
-                },
-                add_to_output=True,
+                {"probability": round(probability, 4)},
             )
         return messages
