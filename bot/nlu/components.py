@@ -44,7 +44,7 @@ from spacy.tokens import Doc
 from bot.config import settings
 from bot.language import detect, fold, normalize, words
 from bot.nlu import offtopic, ood
-from bot.nlu.spacy_pipes import LOT_WORDS, load
+from bot.nlu.spacy_pipes import LOT_WORDS, load, load_lemmas
 
 LANGUAGE_PROPERTY = "language"
 LOT_KEYWORDS = frozenset(LOT_WORDS)
@@ -62,9 +62,8 @@ class _Pipelines:
     def __init__(self, directory: str | None) -> None:
         root = directory or str(settings().spacy_dir)
         self.nlp: Dict[str, Language] = {lang: load(root, lang) for lang in ("tr", "en")}
-        self.lemmas = {
-            lang: nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")  # type: ignore[attr-defined]
-            for lang, nlp in self.nlp.items()
+        self.lemmas: Dict[str, Dict[str, str]] = {
+            lang: load_lemmas(root, lang) for lang in ("tr", "en")
         }
 
     def lemma(self, word: str, lang: str) -> str:
@@ -290,7 +289,7 @@ class OutOfDomainClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def dictionary(spacy_dir: str | None) -> Set[str]:
-        """Folded lemmas of both languages' spaCy lookup tables (one word each)."""
+        """Folded lemmas of both languages' lemma tables (one word each)."""
         found: Set[str] = set()
         for table in _Pipelines(spacy_dir).lemmas.values():
             found.update(normalize(lemma) for lemma in table.values())

@@ -9,7 +9,7 @@ itself, not at DIET's confidence:
 - HTML/XML/BBCode tags: `markup`; program text, shell or SQL: `code`;
 - a link with at most a few words around it: `url`;
 - digits and signs only (a phone number, a date, "42"): `number`;
-- words that are neither in the training vocabulary, nor in the spaCy lemma
+- words that are neither in the training vocabulary, nor in the lemma
   tables of either language, nor plausible letter sequences for Turkish or
   English (a character trigram model): `mash`.
 
@@ -302,7 +302,7 @@ class OutOfDomainCheck:
         min_keyboard_share: float = 0.8,
     ) -> None:
         """`vocabulary`: folded training words; `examples`: normalized training texts;
-        `dictionary`: folded lemmas of both languages (spaCy lookups)."""
+        `dictionary`: folded lemmas of both languages (the lemma tables)."""
         self.vocabulary = vocabulary
         self.examples = examples
         self.char_model = char_model

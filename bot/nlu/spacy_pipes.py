@@ -1,19 +1,24 @@
 """The spaCy side of crisisdesk's NLU: pipe factories, entity rules, and loading.
 
 Each language has a blank spaCy pipeline (no downloaded model) with:
-- the lookup lemmatizer, its table from spacy-lookups-data; the Turkish table is
-  extended with diacritic-free spellings ("siparislerimi" -> "sipariş"), because
-  customers often type without Turkish letters;
 - `crisisdesk_norm`, which sets each token's NORM to its folded lower-case form;
 - an entity ruler with crisisdesk's entity rules (order and ticket numbers, lot
   codes, topics), matched on NORM so that both spellings hit.
-`python -m bot.nlu.build` writes both pipelines to `var/spacy/{tr,en}`.
+Beside it lies the language's lemma table, word -> lemma, from spacy-lookups-data;
+the Turkish table is extended with diacritic-free spellings ("siparislerimi" ->
+"sipariş"), because customers often type without Turkish letters. The tokenizer
+looks lemmas up itself (`bot/nlu/components.py`), so the table is not a spaCy
+lemmatizer pipe: spaCy's `Table` took 7 s to load the 2.2 million Turkish
+entries in every process that loads a model, a marshalled dict takes about 1 s.
+`python -m bot.nlu.build` writes both to `var/spacy/{tr,en}`.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import marshal
+import shutil
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -103,31 +108,44 @@ def crisisdesk_norm(doc: Doc) -> Doc:
     return doc
 
 
+LEMMAS = "lemmas.marshal"
+
+
 def build(lang: str, target: Path) -> Language:
-    """Builds the blank `lang` pipeline with lemmas and entity rules into `target`."""
+    """Builds the blank `lang` pipeline with entity rules and its lemma table into `target`."""
     nlp = spacy.blank(lang)
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.add_pipe("crisisdesk_norm")
     ruler = nlp.add_pipe(
         "entity_ruler", config={"phrase_matcher_attr": "NORM", "overwrite_ents": True}
     )
-    nlp.initialize()  # loads the lookup tables from spacy-lookups-data
+    nlp.initialize()
     ruler.add_patterns(topic_patterns())  # type: ignore[attr-defined]
-    if lang == "tr":
-        table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-        for plain, lemma in folded_lemmas("tr").items():
-            if plain not in table:
-                table[plain] = lemma
-    target.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)  # no pipe of an older build is left behind
+    target.mkdir(parents=True)
     nlp.to_disk(target)
+    # marshal: the fastest loader of a large str -> str dict in the standard library;
+    # the file is written here, by the same Python that reads it (not a shared format).
+    (target / LEMMAS).write_bytes(marshal.dumps(lemma_table(lang)))
     return nlp
 
 
-def folded_lemmas(lang: str) -> Dict[str, str]:
-    """Diacritic-free spellings of the words in spacy-lookups-data's lemma table."""
+def _lookups(lang: str) -> Dict[str, str]:
     data = resources.files("spacy_lookups_data") / "data" / f"{lang}_lemma_lookup.json.gz"
     with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as handle:
-        words = json.load(handle)
+        return json.load(handle)
+
+
+def lemma_table(lang: str) -> Dict[str, str]:
+    """spacy-lookups-data's lemma table for `lang`; Turkish also without diacritics."""
+    table = _lookups(lang)
+    if lang == "tr":
+        for plain, lemma in folded_lemmas(table).items():
+            table.setdefault(plain, lemma)
+    return table
+
+
+def folded_lemmas(words: Dict[str, str]) -> Dict[str, str]:
+    """Diacritic-free spellings of the words of a lemma table."""
     folded: Dict[str, str] = {}
     for word, lemma in words.items():
         plain = normalize(word)
@@ -145,3 +163,14 @@ def load(directory: str, lang: str) -> Language:
             f"no spaCy pipeline at {path}; run `make spacy` (python -m bot.nlu.build)"
         )
     return spacy.load(path)
+
+
+@lru_cache(maxsize=4)
+def load_lemmas(directory: str, lang: str) -> Dict[str, str]:
+    """The lemma table built for `lang` in `directory` (cached per process)."""
+    path = Path(directory) / lang / LEMMAS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no lemma table at {path}; run `make spacy` (python -m bot.nlu.build)"
+        )
+    return marshal.loads(path.read_bytes())
