@@ -312,13 +312,13 @@ def test_existing_intents_are_compared_without_the_new_intents_examples():
 def test_the_training_bar_follows_rasas_output():
     seen = []
     bar = models._TrainingBar(
-        ["CountVectorsFeaturizer", "DIETClassifier", "RulePolicy"], seen.append
+        ["CountVectorsFeaturizer", "QuickLoadDIETClassifier", "RulePolicy"], seen.append
     )
     for line in (
         "INFO rasa.engine.training.hooks - Starting to train component 'CountVectorsFeaturizer'.",
         "INFO rasa.engine.training.hooks - Finished training component 'CountVectorsFeaturizer'.",
         "Epochs:  50%|█████     | 6/12 [00:10<00:10,  1.7s/it, t_loss=2.3]",
-        "Finished training component 'DIETClassifier'.",
+        "Finished training component 'QuickLoadDIETClassifier'.",
         "Your Rasa model is trained and saved at 'models/candidates/c.tar.gz'.",
     ):
         bar.line(line)

@@ -152,6 +152,11 @@ _UNTRAINED = ("Tokenizer", "FallbackClassifier", "SpacyRuleEntityExtractor", "Re
 DIET_SHARE = 0.6  # of the bar: DIET's epochs take most of a training's time
 
 
+def _is_diet(component: str) -> bool:
+    """Rasa's DIETClassifier or crisisdesk's QuickLoadDIETClassifier (bot/nlu/diet.py)."""
+    return component.endswith("DIETClassifier")
+
+
 def _trained_components(config: Path) -> List[str]:
     data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
     names = [str(c.get("name", "")).rsplit(".", 1)[-1] for c in data.get("pipeline") or []]
@@ -163,8 +168,8 @@ class _TrainingBar:
     """Turns `rasa train` output lines into Progress."""
 
     def __init__(self, components: Sequence[str], progress: ProgressCallback) -> None:
-        self.others = max(1, len([c for c in components if c != "DIETClassifier"]))
-        self.diet = "DIETClassifier" in components
+        self.others = max(1, len([c for c in components if not _is_diet(c)]))
+        self.diet = any(_is_diet(c) for c in components)
         self.done = 0
         self.epochs = 0.0
         self.stage = "reading the training data"
@@ -183,11 +188,11 @@ class _TrainingBar:
             return
         if match := _EPOCH.search(text):
             self.epochs = int(match.group(1)) / 100
-            self.stage = f"training DIETClassifier ({match.group(1)} % of the epochs)"
+            self.stage = f"training DIET ({match.group(1)} % of the epochs)"
         elif match := _STARTED.search(text):
             self.stage = f"training {match.group(1)}"
         elif match := _FINISHED.search(text):
-            if match.group(1) == "DIETClassifier":
+            if _is_diet(match.group(1)):
                 self.epochs = 1.0
             else:
                 self.done += 1
