@@ -68,15 +68,21 @@ def demo_bot(demo_workdir: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def small_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_baseline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """tests/config_small.yml's model of the unchanged data, trained once per session.
 
     The model lifecycle's and the desk's trainer tests each copy it in as their
     project copy's live model (tests/projects.py) instead of training their own.
+    Every training of the session after it shares one Rasa training cache, as the
+    trainings in one project share `.rasa/cache`: the desk's and the CLI's
+    lifecycle tests add the same intent with the same examples, so whichever runs
+    second restores its components from the cache instead of training them again.
     """
     from tests.projects import train_baseline
 
-    return train_baseline(tmp_path_factory.mktemp("small-baseline"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path_factory.mktemp("rasa-cache")))
+        yield train_baseline(tmp_path_factory.mktemp("small-baseline"))
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 from tests.desk_client import Desk
 from tests.projects import copy_project, install_baseline
 from tests.servers import running_bot, wait_for
-from tests.test_training_models import DONATION, INTENT, RESPONSE_EN, RESPONSE_TR
+from tests.test_training_models import DONATION, EXAMPLES, INTENT, RESPONSE_EN, RESPONSE_TR
 
 SMALL = ROOT / "tests/config_small.yml"
 
@@ -45,8 +45,9 @@ def desk(store, project) -> Desk:
 def form(**fields: str) -> dict:
     return {
         "name": INTENT,
-        "examples_tr": "\n".join(DONATION["tr"]),
-        "examples_en": "\n".join(DONATION["en"]),
+        # The CLI's lifecycle test adds the same examples (one training cache).
+        "examples_tr": "\n".join(EXAMPLES["tr"]),
+        "examples_en": "\n".join(EXAMPLES["en"]),
         "reaction": "response",
         "response_tr": RESPONSE_TR,
         "response_en": RESPONSE_EN,
