@@ -75,7 +75,7 @@ test-unit: $(INSTALLED) $(SPACY) ## fast tests (no trained model needed)
 	$(PY) -m pytest -m "not slow" -q
 
 test: $(INSTALLED) $(SPACY) $(BROWSER) validate $(MODEL) ## everything: unit, integration and end-to-end tests
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q --durations=15 -n 2 --dist loadgroup --no-loadscope-reorder
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
 	@echo "end-to-end conversations: all stories passed"

@@ -16,6 +16,42 @@ from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# `make test` runs the tests in two processes, one per core (pytest-xdist with
+# --dist loadgroup): each module runs whole in one of them, so its module-scoped
+# servers start once, and the trainers' two modules share one process, so the
+# session's small baseline model is trained once. The modules that start servers
+# or train models go first, longest first, so that neither process is left with
+# a long one at the end while the other idles.
+SHARED_PROCESS = {"test_desk_models": "trainers", "test_training_models": "trainers"}
+LONG_FIRST = (
+    "test_desk_models",
+    "test_training_models",
+    "test_crisis_day",
+    "test_desk_restarts",
+    "test_whatsapp",
+    "test_telegram",
+    "test_event_feed",
+    "test_handoff_states",
+    "test_corrections",
+    "test_launch",
+    "test_inbox_browser",
+    "test_desk_browser",
+    "test_webchat",
+    "test_alerts",
+    "test_nlu_diet",
+    "test_nlu_ood",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Groups each module into one process and puts the long modules first."""
+    for item in items:
+        module = item.path.stem
+        item.add_marker(pytest.mark.xdist_group(SHARED_PROCESS.get(module, module)))
+    rank = {module: position for position, module in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(LONG_FIRST)))  # stable
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
