@@ -74,8 +74,19 @@ validate: $(INSTALLED) ## check training data and domain (rasa data validate)
 test-unit: $(INSTALLED) $(SPACY) ## fast tests (no trained model needed)
 	$(PY) -m pytest -m "not slow" -q
 
-test: $(INSTALLED) $(SPACY) $(BROWSER) validate $(MODEL) ## everything: unit, integration and end-to-end tests
-	$(PY) -m pytest -q --durations=15 -n 2 --dist loadgroup --no-loadscope-reorder
+# Two test processes, one per core; each module whole in one (tests/conftest.py).
+PYTEST := $(PY) -m pytest -q --durations=15 -n 2 --dist loadgroup --no-loadscope-reorder
+
+test: $(INSTALLED) $(SPACY) $(BROWSER) validate ## everything: unit, integration and end-to-end tests
+	@# The tests that need no model run while it trains (training keeps about one
+	@# core busy), then the rest; a failed training shows its log.
+	@mkdir -p var; \
+	  $(MAKE) --no-print-directory $(MODEL) >var/train-for-tests.log 2>&1 & training=$$!; \
+	  $(PYTEST) -m "not slow"; fast=$$?; \
+	  wait $$training; trained=$$?; \
+	  if [ $$trained != 0 ]; then tail -40 var/train-for-tests.log; exit $$trained; fi; \
+	  grep -a "is up to date\|trained and saved" var/train-for-tests.log | tail -1; exit $$fast
+	$(PYTEST) -m slow
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out results/stories
 	@echo "end-to-end conversations: all stories passed"

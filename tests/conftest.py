@@ -45,8 +45,14 @@ LONG_FIRST = (
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    """Groups each module into one process and puts the long modules first."""
+    """Groups each module into one process and puts the long modules first.
+
+    A test that talks to the demo bot needs the trained model: it is `slow`
+    (`make test-unit` and the tests run while the model trains leave it out).
+    """
     for item in items:
+        if "demo_bot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
         module = item.path.stem
         item.add_marker(pytest.mark.xdist_group(SHARED_PROCESS.get(module, module)))
     rank = {module: position for position, module in enumerate(LONG_FIRST)}

@@ -14,6 +14,8 @@ import pytest
 from tests import crisis_day_script as script
 from tests.crisis_day import Day, simulate
 
+pytestmark = pytest.mark.slow  # the real Rasa server with the trained model
+
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
