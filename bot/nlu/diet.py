@@ -50,8 +50,9 @@ class QuickLoadDIET(DIET):
         **kwargs: Any,
     ) -> RasaModel:
         """Loads for prediction; Rasa's own load for fine-tuning or without an example."""
-        if finetune_mode or predict_data_example is None:
-            return super().load(
+
+        def rasas_way() -> RasaModel:
+            return super(QuickLoadDIET, cls).load(
                 model_file_name,
                 model_data_example,
                 predict_data_example,
@@ -59,6 +60,9 @@ class QuickLoadDIET(DIET):
                 *args,
                 **kwargs,
             )
+
+        if finetune_mode or predict_data_example is None:
+            return rasas_way()
         config = kwargs.get("config", {})
         model = cls(*args, **kwargs)
         model.compile(
@@ -75,14 +79,7 @@ class QuickLoadDIET(DIET):
                 raise AssertionError(f"{len(model.variables)} of {saved} variables restored")
         except AssertionError as missing:
             logger.warning("DIET quick load incomplete (%s); loading it Rasa's way", missing)
-            return super().load(
-                model_file_name,
-                model_data_example,
-                predict_data_example,
-                finetune_mode,
-                *args,
-                **kwargs,
-            )
+            return rasas_way()
         return model
 
 
