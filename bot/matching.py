@@ -429,9 +429,11 @@ def asks_detail(text: str) -> bool:
 
 
 # Turkish case, possessive and plural endings written without an apostrophe: a
-# word, not a name ("Elimde", "Annem", "Urunleriniz", "Sehirde", "Ayranin").
+# word, not a name ("Elimde", "Annem", "Urunleriniz", "Sehirde", "Ayranin",
+# "Sitenizdeki", "Saticilara").
 _INFLECTED = re.compile(
-    r"\w{3,}(?:d[ae]|t[ae]|d[ae]n|t[ae]n|n[iu]z|l[ae]r|l[ae]ri|l[ae]rin|[aeiu]m|[aeiu]miz|[aiu]n)$"
+    r"\w{3,}(?:d[ae]|t[ae]|d[ae]n|t[ae]n|n[iu]z|l[ae]r|l[ae]ri|l[ae]rin|[aeiu]m|[aeiu]miz|[aiu]n"
+    r"|[dt][ae]ki|l[ae]r[ae]|l[ae]rd[ae]|l[ae]r[iu]n[ae])$"
 )
 _SENTENCE_END = re.compile(r"[.!?:;\n\"“”‘]\s*$")
 
@@ -888,7 +890,16 @@ class Index:
                 anchored = anchored or any(
                     t in anchors or (_is_code(t) and self._issues[index]) for t in found
                 )
-            elsewhere = message.other_sector or not message.places <= doc
+            # A place the message names must be the document's; and when the
+            # claim itself names places, one of the claim's ("Trabzon flights
+            # dropped?" is not judged by "the Izmir flights continue; only
+            # Izmir-Trabzon runs less often", which names Trabzon in its answer).
+            claim_places = lead & self._places
+            elsewhere = (
+                message.other_sector
+                or not message.places <= doc
+                or bool(claim_places and not message.places <= claim_places)
+            )
             lexical = credit / total if total else 0.0
             if self._same_issues and message.issues != self._issues[index]:
                 lexical = 0.0

@@ -33,6 +33,7 @@ def known(store):
         ("türk hava yolları grevdeymiş", "Türk Hava Yolları"),
         ("Anka Holding 500 işçi çıkarıyormuş", "Anka"),  # on no list: the entity rule
         ("the Acme Company recalled its milk", "Acme"),
+        ("n11 yabancılara satılmış", "n11"),  # a name with digits, from the seed list
     ],
 )
 def test_another_brand_is_recognised(known, text, other):

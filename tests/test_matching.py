@@ -289,6 +289,10 @@ def test_a_capitalised_first_word_is_a_name_only_when_it_reads_like_one():
     assert matching._names("350 TL iade") == []
     assert matching._names("Enerjisa elektriğe zam yapacakmış") == ["enerjisa"]
     assert matching._names("Getir'den kart bilgileri sızmış") == ["getir"]
+    # -deki, -lara: a located or dative word, not a name
+    assert matching._names("Mağazanızdaki ürünler bozukmuş") == []
+    assert matching._names("Çalışanlara maaş ödenmiyormuş") == []
+    assert matching._names("Trendyol'daki satıcılar") == ["trendyol"]
 
 
 def test_a_first_word_that_is_a_word_does_not_block_the_answer(index):
@@ -407,3 +411,38 @@ def test_a_where_question_asks_for_a_detail(index, text):
 def test_intoxication_is_an_issue_in_both_languages(text, intoxicated):
     """Drunk driving or flying is a crisis issue: a driver story without it is not that claim."""
     assert ("c_intoxication" in matching.features(text).groups) is intoxicated
+
+
+MARTI = [
+    {
+        "id": "izmir-ferries",
+        "topic": "routes",
+        "claim_tr": "Martı Feribot İzmir seferlerini tamamen kaldırıyor.",
+        "claim_en": "Marti Ferries is dropping all its Izmir sailings.",
+        "answer_tr": "İzmir seferlerimiz sürüyor. Yalnızca İzmir-Antalya hattı kışın haftada iki sefere iniyor.",
+        "answer_en": "Our Izmir sailings continue. Only the Izmir-Antalya line runs twice a week in winter.",
+    },
+    {
+        "id": "fuel-surcharge",
+        "topic": "prices",
+        "claim_tr": "Martı Feribot biletlere yakıt zammı ekledi.",
+        "claim_en": "Marti Ferries added a fuel surcharge to tickets.",
+        "answer_tr": "Bilet fiyatlarımız yıl başından beri aynı.",
+        "answer_en": "Our fares have not changed since January.",
+    },
+    {
+        "id": "sinking-rumour",
+        "topic": "safety",
+        "claim_tr": "Martı Feribot'un bir gemisi battı.",
+        "claim_en": "A Marti Ferries ship sank.",
+        "answer_tr": "Batan bir gemimiz yok; tüm gemilerimiz seferde.",
+        "answer_en": "None of our ships has sunk; all are in service.",
+    },
+]
+
+
+def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
+    """The claim names Izmir; a rumour about Antalya is another claim, though the answer mentions Antalya."""
+    index = fact_index(MARTI)
+    assert search(index, "Martı İzmir seferlerini kaldırıyormuş, doğru mu?").id == "izmir-ferries"
+    assert search(index, "Martı Antalya seferlerini kaldırıyormuş, doğru mu?").id is None
