@@ -385,6 +385,14 @@ _QUESTION_PARTICLE = frozenset(
     {"mi", "mu", "miyim", "muyum", "miyiz", "muyuz", "misin", "musun", "misiniz", "musunuz"}
 )
 _CLAUSE_SPLIT = re.compile(r"([.?!;,:\n]+)")
+# Words that relay what others say: a clause with one passes a claim on ("heard
+# Turna is going bust, should I cancel?", "SGK bitmis diyorlar, ilaci alabilir
+# miyim"), so the message asks about the claim too, not only for a detail.
+_HEARSAY = frozenset(
+    "heard hearing say says saying rumour rumours rumor rumors apparently reportedly allegedly"
+    " diyorlar diyolar diyor diyo deniyor deniyo duydum duyduk duydun soyleniyor soyleniyo"
+    " soylenti dedikodu iddia".split()
+)
 
 
 def _detail_clause(tokens: Sequence[str]) -> bool:
@@ -423,7 +431,7 @@ def asks_detail(text: str) -> bool:
         ending = parts[number + 1] if number + 1 < len(parts) else ""
         if _detail_clause(tokens):
             details += 1
-        elif "?" in ending or any(w in _QUESTION_PARTICLE for w in tokens):
+        elif "?" in ending or any(w in _QUESTION_PARTICLE or w in _HEARSAY for w in tokens):
             others += 1
     return details > 0 and not others
 

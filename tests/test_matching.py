@@ -276,6 +276,11 @@ def test_a_question_about_a_detail_of_the_subject_is_not_answered_with_the_claim
         ("kuzey iflas etmis olabilir mi", False),  # "could it be": whether it is so
         ("bu link guvenilir mi", False),
         ("bursa fabrikasi yanmis", False),  # a statement, no question
+        # a clause that relays a rumour: the message asks about the claim too
+        ("heard kuzey is going bust, should i stop buying?", False),
+        ("zam geldi diyorlar, eski fiyattan alabilir miyim", False),
+        ("eski fiyattan alabilir miyim", True),
+        ("should i stop buying kuzey milk?", True),
     ],
 )
 def test_detail_questions_are_told_from_questions_about_the_claim(text, detail):
