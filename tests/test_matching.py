@@ -451,3 +451,15 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
     index = fact_index(MARTI)
     assert search(index, "Martı İzmir seferlerini kaldırıyormuş, doğru mu?").id == "izmir-ferries"
     assert search(index, "Martı Antalya seferlerini kaldırıyormuş, doğru mu?").id is None
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("their yogurt was pulled from shelves", "c_recall"),
+        ("bilet iptalinde parayi geri vermiyorlarmis", "c_refund"),
+        ("ucus iptal olunca paramizi geri alamiyoruz", "c_refund"),
+    ],
+)
+def test_everyday_wordings_name_the_issue(text, concept):
+    assert concept in matching.features(text).groups
