@@ -114,7 +114,7 @@ STOPWORDS = frozenset(
     wont put puts use uses using used find found circulating going around viral online
     safe full folks plz asap urgent answer reply wondering wonder ask asking question
     curious check confirm verify mean means read watched watch worried scared afraid since
-    concerned drink drinking eat eating
+    concerned drink drinking eat eating right innit yeah di
     hundreds thousands dozens yuzlerce binlerce onlarca
     ve veya ile ama fakat da de ki mi mu mı mü misiniz musunuz mudur midir miymis muymus
     misin musun miyiz muyuz miyim mis mus
@@ -516,6 +516,7 @@ class _Ranked(NamedTuple):
     semantic: float = 0.0
     conflict: bool = False
     unjudged: bool = False
+    same_issues: bool = False
 
 
 class _Message(NamedTuple):
@@ -934,6 +935,7 @@ class Index:
                     semantic,
                     conflict,
                     unjudged,
+                    bool(message.issues) and message.issues == issues,
                 )
             )
         # Ties (both signals at their ceiling) go to the document with more of both.
@@ -980,8 +982,10 @@ class Index:
             return Match(None, 0.0)
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        enough = best.evidence >= MIN_EVIDENCE or (best.evidence == 1 and best.complete)
-        words_support = best.anchored and enough
+        # One piece of evidence is enough when it is the claim's issue, the same
+        # as the document's ("Yelken Bank batiyormus, herkes parasini cekiyor").
+        single = best.evidence == 1 and (best.complete or best.same_issues)
+        words_support = best.anchored and (best.evidence >= MIN_EVIDENCE or single)
         meaning_support = False
         if self.semantic:
             second = max((r.semantic for r in ranked[1:]), default=0.0)

@@ -463,3 +463,11 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
 )
 def test_everyday_wordings_name_the_issue(text, concept):
     assert concept in matching.features(text).groups
+
+
+def test_one_piece_of_evidence_that_is_the_claims_own_issue_supports_an_answer():
+    """The message's only issue is the document's (bankruptcy): enough, with other words it adds."""
+    with (ROOT / "tests/match_dev/kervanyol.csv").open(encoding="utf-8", newline="") as handle:
+        index = fact_index(list(csv.DictReader(handle)))
+    found = search(index, "kervanyol batiyormus, butun seferler duracakmis diyolar")
+    assert (found.id, found.evidence) == ("company-closing", 1)
