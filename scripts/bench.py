@@ -5,7 +5,7 @@
    Rasa's default pipeline (what `rasa init` writes), all trained on the same data;
    and the share of tests/ood_heldout2.yml (keyboard mash, emoji, markup, code,
    links, numbers, off-topic chat) that ends as nlu_fallback or out_of_scope.
-2. Fact matching on the held-out set tests/match_heldout3/ (and, labelled dev, on the
+2. Fact matching on the held-out set tests/match_heldout4/ (and, labelled dev, on the
    dev sets): top-1 accuracy and wrong-fact answers of this matcher next to BM25,
    character TF-IDF and the encoder alone (scripts/bench_match.py); search latency
    at the demo's 14 facts and at 10,000 synthetic facts (scripts/bench_match_speed.py).

@@ -16,8 +16,8 @@ that threshold is the one with the best top-1 accuracy over all dev cases
 Each brand's cases are matched against that brand's facts only.
 
 Sets: tests/match_dev.yml (demo brand, facts data/facts/demo.csv) and the
-folders tests/match_dev/ and tests/match_dev2/ (the former held-out set, measured
-too often to stay held-out) are dev; the folder tests/match_heldout3/ is held-out,
+folders tests/match_dev/, tests/match_dev2/ and tests/match_dev3/ (former held-out
+sets, measured too often to stay held-out) are dev; the folder tests/match_heldout4/ is held-out,
 written apart from the matcher (format: notes in tests/match_dev/cases.yml and
 brands.yml). While the held-out folder does not exist yet, the held-out set is
 skipped with a message and only dev is reported.
@@ -53,8 +53,8 @@ from bot.store import Store  # noqa: E402
 
 DEMO_CASES = ROOT / "tests/match_dev.yml"
 DEMO_FACTS = ROOT / "data/facts/demo.csv"
-DEV_DIRS = (ROOT / "tests/match_dev", ROOT / "tests/match_dev2")
-HELDOUT_DIR = ROOT / "tests/match_heldout3"
+DEV_DIRS = tuple(ROOT / f"tests/{name}" for name in ("match_dev", "match_dev2", "match_dev3"))
+HELDOUT_DIR = ROOT / "tests/match_heldout4"
 METHODS = ("crisisdesk", "bm25", "tfidf_char", "encoder")
 
 
@@ -104,12 +104,12 @@ def load_demo() -> Brand:
 
 
 def heldout_available() -> bool:
-    """Whether the held-out set (tests/match_heldout3/) has been written yet."""
+    """Whether the held-out set (tests/match_heldout4/) has been written yet."""
     return (HELDOUT_DIR / "brands.yml").is_file() and (HELDOUT_DIR / "cases.yml").is_file()
 
 
 def load_set(name: str) -> List[Brand]:
-    """The dev set (demo brand, tests/match_dev/, tests/match_dev2/) or the held-out one.
+    """The dev set (demo brand, tests/match_dev/, _dev2/, _dev3/) or the held-out one.
 
     Each dev folder's brands stay separate `Brand`s (the same brand id in two
     folders is two brands, each with its own facts file).
@@ -299,7 +299,7 @@ def evaluate(sets: Sequence[str] = ("dev", "heldout"), verbose: bool = False) ->
     """Every method on every set; the baselines' thresholds chosen on dev.
 
     The held-out set is left out, with a message on stderr and a `skipped` entry
-    in the report, while tests/match_heldout3/ does not exist.
+    in the report, while tests/match_heldout4/ does not exist.
     """
     skipped = {}
     if "heldout" in sets and not heldout_available():

@@ -71,6 +71,39 @@ def test_ood_heldout_is_big_enough_and_never_in_training():
     assert overlap == 0
 
 
+MATCH_HELDOUT = ROOT / "tests/match_heldout4"
+MATCH_DEV = [ROOT / "tests/match_dev.yml"] + [
+    ROOT / f"tests/{name}/cases.yml" for name in ("match_dev", "match_dev2", "match_dev3")
+]
+
+
+def test_match_heldout_is_big_enough_and_never_in_dev_or_training():
+    """The issue's held-out match set: 150+ claims, 30 %+ without a fact, 3+ other brands."""
+    import csv
+
+    spec = yaml.safe_load((MATCH_HELDOUT / "brands.yml").read_text(encoding="utf-8"))
+    cases = yaml.safe_load((MATCH_HELDOUT / "cases.yml").read_text(encoding="utf-8"))["cases"]
+    facts = {}
+    for brand in spec["brands"]:
+        with (ROOT / brand["facts"]).open(encoding="utf-8", newline="") as handle:
+            facts[brand["id"]] = {row["id"] for row in csv.DictReader(handle)}
+    assert len(cases) >= 150
+    assert sum(case["fact"] is None for case in cases) >= 0.3 * len(cases)
+    assert len({case["brand"] for case in cases} - {"kuzey"}) >= 3
+    unknown = [c for c in cases if c["fact"] is not None and c["fact"] not in facts[c["brand"]]]
+    assert len(unknown) == 0
+    held = {key(str(case["text"])) for case in cases}
+    dev = {
+        key(str(case["text"]))
+        for path in MATCH_DEV
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
+    }
+    train = {key(text) for _, _, text in training()}
+    # counts only (see the out-of-domain test above)
+    overlap = len(held & (dev | train))
+    assert overlap == 0
+
+
 def test_no_example_is_labelled_twice():
     seen = {}
     clashes = []
