@@ -118,6 +118,8 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
              "smoke", "itfaiye", "kundak", "arson", "patlama", "patladi", "explosion",
              "exploded", "blast", "kul oldu", "kul olmus", "yanip$", "burnt down",
              "burned down"),
+    "fee": ("ucret", "fee$", "fees$", "surcharg", "charge$", "charges$", "charged$",
+            "extra charg", "bedel", "masraf", "komisyon", "commission", "aidat"),
     "price": ("fiyat", "zam$", "zamm", "zamli", "pahali", "pahalan", "price",
               "pricing", "hike", "expensive", "cost", "yuzde", "percent", "overnight",
               "bir gecede", "bi gecede", "raise", "raising", "increase", "artis",

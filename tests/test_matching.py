@@ -459,10 +459,26 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
         ("their yogurt was pulled from shelves", "c_recall"),
         ("bilet iptalinde parayi geri vermiyorlarmis", "c_refund"),
         ("ucus iptal olunca paramizi geri alamiyoruz", "c_refund"),
+        ("faturaya ek ücret mi eklediniz", "c_fee"),
+        ("is there a hidden fee on my bill now", "c_fee"),
+        ("hizmet bedeli koymussunuz", "c_fee"),
+        ("why was i charged 9.90 extra", "c_fee"),
     ],
 )
 def test_everyday_wordings_name_the_issue(text, concept):
     assert concept in matching.features(text).groups
+
+
+def test_free_is_a_giveaway_not_a_fee():
+    assert "c_giveaway" in matching.features("koltuk secimi ucretsiz mi").groups
+    assert "c_fee" not in matching.features("koltuk secimi ucretsiz mi").groups
+
+
+def test_a_fee_claim_in_other_words_finds_the_fee_fact():
+    """'ek ücret' and 'sneaking a fee' share the fee issue with 'an extra fee to bills'."""
+    with (ROOT / "tests/match_dev2/dalga.csv").open(encoding="utf-8", newline="") as handle:
+        index = fact_index(list(csv.DictReader(handle)))
+    assert search(index, "faturama ek ucret eklemissiniz neden").id == "paper-bill-fee"
 
 
 def test_one_piece_of_evidence_that_is_the_claims_own_issue_supports_an_answer():
