@@ -463,6 +463,9 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
         ("is there a hidden fee on my bill now", "c_fee"),
         ("hizmet bedeli koymussunuz", "c_fee"),
         ("why was i charged 9.90 extra", "c_fee"),
+        ("the app was down all night", "c_outage"),
+        ("sehirde iki gun cereyan olmayacakmis", "c_outage"),
+        ("site hala yuklenmiyor", "c_outage"),
     ],
 )
 def test_everyday_wordings_name_the_issue(text, concept):
