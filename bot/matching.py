@@ -547,7 +547,7 @@ def _vectors_of(texts: List[str]) -> np.ndarray:
         if len(_KNOWN_VECTORS) + len(new) > KNOWN_VECTORS_LIMIT:
             _KNOWN_VECTORS.clear()
             new = list(dict.fromkeys(texts))
-        for text, vector in zip(new, encoder.encode(new), strict=True):
+        for text, vector in zip(new, encoder.encode(new, encoder.SEARCH_THREADS), strict=True):
             _KNOWN_VECTORS[text] = vector
     if not texts:
         return np.zeros((0, encoder.DIMENSIONS), dtype=np.float32)
@@ -731,7 +731,7 @@ class Index:
         encoder calls, gained one more dev case but took 7.3 ms).
         """
         read = self._typed_text(text) if AS_TYPED else self._semantic_text(text)
-        return _unit((encoder.encode_one(read) - self._mean)[None])
+        return _unit((encoder.encode_one(read, encoder.SEARCH_THREADS) - self._mean)[None])
 
     def _semantics(self, vector: np.ndarray, indexes: Sequence[int]) -> Dict[int, float]:
         """The best cosine between the message and each document's semantic texts.
@@ -867,7 +867,9 @@ class Index:
             wide = min(len(rough) - 1, CANDIDATES * ROUGH_POOL)
             pool = np.argpartition(-rough, wide)[:wide]
         exact = self._centroids[pool] @ vector
-        best = np.argpartition(-exact, CANDIDATES)[:CANDIDATES] if len(pool) > CANDIDATES else slice(None)
+        if len(pool) <= CANDIDATES:
+            return [int(i) for i in pool]
+        best = np.argpartition(-exact, CANDIDATES)[:CANDIDATES]
         return [int(i) for i in pool[best]]
 
     def _rank(self, text: str) -> List[_Ranked]:

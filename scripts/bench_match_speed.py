@@ -140,8 +140,12 @@ def evaluate(facts_count: int = 10_000, messages_count: int = 200) -> dict:
 
 
 def encoder_median(messages: List[str]) -> float:
-    """Median ms of the encoder's call alone on `messages` (cache cleared)."""
-    return round(statistics.median(_timed(encoder.encode_one, messages)), 2)
+    """Median ms of the encoder's call alone on `messages` (cache cleared), as a search makes it."""
+
+    def call(text: str) -> object:
+        return encoder.encode_one(text, encoder.SEARCH_THREADS)
+
+    return round(statistics.median(_timed(call, messages)), 2)
 
 
 def main() -> None:

@@ -192,9 +192,9 @@ def test_fact_vectors_are_computed_once_per_content_version(demo_store, monkeypa
     calls = []
     real = encoder.encode
 
-    def counting(texts):
+    def counting(texts, threads=encoder.THREADS):
         calls.append(list(texts))
-        return real(texts)
+        return real(texts, threads)
 
     monkeypatch.setattr(encoder, "encode", counting)
     monkeypatch.setattr(matching, "_KNOWN_VECTORS", {})
@@ -310,7 +310,7 @@ def test_a_first_word_that_is_a_word_does_not_block_the_answer(index):
 def test_a_message_with_turkish_letters_is_read_as_written_too(index, monkeypatch):
     read = []
     real = encoder.encode_one
-    monkeypatch.setattr(encoder, "encode_one", lambda t: read.append(t) or real(t))
+    monkeypatch.setattr(encoder, "encode_one", lambda t, *threads: read.append(t) or real(t, *threads))
     assert search(index, "Sütünüze çamaşır suyu katıyormuşsunuz").id == "bleach-in-milk"
     assert read == ["sütünüze çamaşır suyu katıyormuşsunuz"]  # one encoder call
     # the published claims are read in both forms: as written and folded

@@ -22,7 +22,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.out_of_scope import ActionOutOfScope
-
 from bot.nlu import offtopic
 from bot.nlu.components import OffTopicClassifier
 from tests.conftest import ROOT, make_tracker

@@ -359,7 +359,7 @@ class OffTopicClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        """The gate's threshold and the regression's inverse regularization (config.yml says why)."""
+        """The gate's threshold and the inverse regularization (config.yml says why)."""
         return {"threshold": 0.9, "regularization": 3.0}
 
     @classmethod
