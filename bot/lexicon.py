@@ -253,14 +253,30 @@ PLACES: Tuple[str, ...] = (
     "azerbaijan", "londra", "london", "paris$", "berlin", "moskova",
     "moscow", "dubai",
 )
+# Districts of the big cities, with their city: a customer names their own
+# district ("Kadıköy'de kurye yok"), a statement the city ("İstanbul'daki
+# grev"). Left out: districts that are everyday words or first names too
+# ("Konak", "Kartal", "Fatih", "Levent", "Yıldırım"; "Şişli" is also "foggy").
+DISTRICTS: Dict[str, str] = {
+    **dict.fromkeys(
+        ("kadikoy", "besiktas", "uskudar", "bakirkoy", "beyoglu", "esenyurt", "atasehir",
+         "maltepe", "pendik", "umraniye", "sariyer", "beylikduzu", "bagcilar",
+         "kucukcekmece", "zeytinburnu", "eminonu", "taksim", "mecidiyekoy"),
+        "istanbul",
+    ),
+    **dict.fromkeys(("cankaya", "kecioren", "yenimahalle", "etimesgut", "kizilay"), "ankara"),
+    **dict.fromkeys(("bornova", "karsiyaka", "alsancak", "bayrakli", "cigli"), "izmir"),
+    **dict.fromkeys(("osmangazi", "mudanya"), "bursa"),
+    **dict.fromkeys(("muratpasa", "konyaalti", "manavgat", "alanya"), "antalya"),
+}
 # fmt: on
 
 
 def is_place(word: str) -> bool:
-    """Whether a folded lower-case word names a place of `PLACES`."""
+    """Whether a folded lower-case word names a place of `PLACES` or `DISTRICTS`."""
     return any(
         word == stem[:-1] if stem.endswith("$") else word.startswith(stem) for stem in PLACES
-    )
+    ) or any(word.startswith(district) for district in DISTRICTS)
 
 
 # (words of the stem, whole last word only?, concept); longest stems first.

@@ -95,7 +95,7 @@ import numpy as np
 from bot import encoder
 from bot.config import settings
 from bot.language import normalize, words
-from bot.lexicon import CONTEXT, ELSEWHERE, concept_spans, is_place
+from bot.lexicon import CONTEXT, DISTRICTS, ELSEWHERE, concept_spans, is_place
 
 STOPWORDS = frozenset(
     """
@@ -306,6 +306,23 @@ def features(text: str) -> Features:
             if not token and is_place(word):
                 places.add(stem)
     return Features(groups, frozenset(places))
+
+
+# A district's stem -> its city's stem, and each city's districts.
+_CITY_OF: Dict[str, str] = {district[:5]: city[:5] for district, city in DISTRICTS.items()}
+_DISTRICTS_OF: Dict[str, FrozenSet[str]] = {
+    city: frozenset(d for d, c in _CITY_OF.items() if c == city) for city in set(_CITY_OF.values())
+}
+
+
+def _covers(terms: Set[str] | FrozenSet[str], place: str) -> bool:
+    """Whether texts with `terms` are about `place`: they name it, or its city and none
+    of that city's districts ("Kadıköy" is in "the Istanbul strike", not in "the
+    Beşiktaş store")."""
+    if place in terms:
+        return True
+    city = _CITY_OF.get(place)
+    return bool(city and city in terms and not _DISTRICTS_OF[city] & terms)
 
 
 def analyze(text: str) -> str:
@@ -908,8 +925,11 @@ class Index:
             claim_places = lead & self._places
             elsewhere = (
                 message.other_sector
-                or not message.places <= doc
-                or bool(claim_places and not message.places <= claim_places)
+                or not all(_covers(doc, place) for place in message.places)
+                or bool(
+                    claim_places
+                    and not all(_covers(claim_places, place) for place in message.places)
+                )
             )
             lexical = credit / total if total else 0.0
             if self._same_issues and message.issues != self._issues[index]:

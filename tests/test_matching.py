@@ -490,3 +490,48 @@ def test_one_piece_of_evidence_that_is_the_claims_own_issue_supports_an_answer()
         index = fact_index(list(csv.DictReader(handle)))
     found = search(index, "kervanyol batiyormus, butun seferler duracakmis diyolar")
     assert (found.id, found.evidence) == ("company-closing", 1)
+
+
+BOGAZ = [
+    {
+        "id": "istanbul-courier-strike",
+        "topic": "delivery",
+        "claim_tr": "Boğaz Market kuryeleri İstanbul'da greve çıktı.",
+        "claim_en": "Bogaz Market couriers in Istanbul went on strike.",
+        "answer_tr": "İstanbul'da kuryelerimizin bir kısmı bugün iş bıraktı; siparişler en çok iki saat gecikiyor.",
+        "answer_en": "Some of our Istanbul couriers stopped work today; orders run up to two hours late.",
+    },
+    {
+        "id": "besiktas-store-closed",
+        "topic": "stores",
+        "claim_tr": "Boğaz Market Beşiktaş mağazası kapandı.",
+        "claim_en": "Bogaz Market closed its Besiktas store.",
+        "answer_tr": "Beşiktaş mağazamız tadilat için iki hafta kapalı, sonra yeniden açılıyor.",
+        "answer_en": "Our Besiktas store is closed for two weeks of renovation, then reopens.",
+    },
+    {
+        "id": "price-rise",
+        "topic": "prices",
+        "claim_tr": "Boğaz Market tüm ürünlere yüzde 30 zam yaptı.",
+        "claim_en": "Bogaz Market raised all prices by 30 percent.",
+        "answer_tr": "Fiyatlarımız bu ay değişmedi.",
+        "answer_en": "Our prices have not changed this month.",
+    },
+    {
+        "id": "card-leak",
+        "topic": "security",
+        "claim_tr": "Boğaz Market müşterilerinin kart bilgileri sızdı.",
+        "claim_en": "Bogaz Market customers' card details were leaked.",
+        "answer_tr": "Kart bilgileri bizde saklanmıyor; bir sızıntı olmadı.",
+        "answer_en": "We do not store card details; there was no leak.",
+    },
+]
+
+
+def test_a_district_is_in_its_city_unless_the_fact_names_another_district():
+    """Kadıköy is in the Istanbul strike, but not in the Beşiktaş store's closing."""
+    index = fact_index(BOGAZ)
+    assert matching.features("Kadıköy'de kuryeler grevdeymiş").places == {"kadik"}
+    assert search(index, "Kadıköy'de kuryeler greve mi çıkmış?").id == "istanbul-courier-strike"
+    assert search(index, "Kadıköy mağazanız kapanmış, doğru mu?").id is None
+    assert search(index, "Beşiktaş mağazanız kapanmış, doğru mu?").id == "besiktas-store-closed"
