@@ -466,6 +466,10 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
         ("the app was down all night", "c_outage"),
         ("sehirde iki gun cereyan olmayacakmis", "c_outage"),
         ("site hala yuklenmiyor", "c_outage"),
+        ("are you pulling out of izmir", "c_discontinue"),
+        ("trabzon seferleri kaldiriliyormus", "c_discontinue"),
+        ("is the night bus being discontinued", "c_discontinue"),
+        ("they are pulling the yogurt", "c_recall"),
     ],
 )
 def test_everyday_wordings_name_the_issue(text, concept):
