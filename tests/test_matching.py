@@ -470,6 +470,9 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
         ("trabzon seferleri kaldiriliyormus", "c_discontinue"),
         ("is the night bus being discontinued", "c_discontinue"),
         ("they are pulling the yogurt", "c_recall"),
+        ("pazarixte satilan ayakkabilar cakmaymis", "c_counterfeit"),
+        ("is the branded stuff counterfeit", "c_counterfeit"),
+        ("kredimin faizini artirmissiniz", "c_price"),
     ],
 )
 def test_everyday_wordings_name_the_issue(text, concept):
