@@ -97,7 +97,7 @@ CONCEPTS: Dict[str, Tuple[str, ...]] = {
              "cockroach", "roach", "kemirgen", "rodent"),
     "mould": ("kuf$", "kufu$", "kufl", "mold", "mould", "bozuk", "bozulmus", "bozul",
               "spoiled", "spoilt", "rotten", "curuk", "eksimis", "kokmus", "kesilmis",
-              "cold chain", "soguk zincir", "gone off", "expired", "skt gec",
+              "cold chain", "soguk zincir", "gone off", "expired", "skt gec", "skt$",
               "son kullanma", "tarihi gecmis", "gone bad", "went bad", "sour$"),
     "data_breach": ("hack", "sizdi", "sizinti", "sizdir", "sizmis", "calindi",
                     "calinmis", "calinan", "leak", "breach", "ihlal", "stolen", "steal",

@@ -471,7 +471,8 @@ def _names(text: str) -> List[str]:
     as a matter of course ("Annem bir mesaj iletti", "Since they put in a new
     meter", "Ocakta kimse gelmedi"), so it counts only when `FIRST_WORD_NAMES`
     or when an apostrophe joins a suffix to it ("Getir'den", "Flixbus'ta"), as
-    Turkish writes suffixes on names. Codes (letters and digits), one-letter words
+    Turkish writes suffixes on names; a first word of two letters is a name only
+    before another capitalised word ("Ak Çiftlik Süt", not "El bagajı"). Codes (letters and digits), one-letter words
     and units in capitals ("TL", "KG") are not names.
     """
     found = []
@@ -486,6 +487,9 @@ def _names(text: str) -> List[str]:
         first = not text[: match.start()].strip() or _SENTENCE_END.search(text[: match.start()])
         if first and not FIRST_WORD_NAMES and text[match.end() : match.end() + 1] not in "'’":
             if folded in STOPWORDS or _INFLECTED.search(folded):
+                continue
+            after = text[match.end() :].split(maxsplit=1)
+            if len(folded) <= 2 and not (after and after[0][:1].isupper()):
                 continue
         found.append(folded)
     return found

@@ -293,6 +293,8 @@ def test_a_capitalised_first_word_is_a_name_only_when_it_reads_like_one():
     assert matching._names("Since they put in the new meter") == []
     assert matching._names("350 TL iade") == []
     assert matching._names("Enerjisa elektriğe zam yapacakmış") == ["enerjisa"]
+    assert matching._names("El bagajına ücret koymadınız değil mi?") == []
+    assert matching._names("Ak Çiftlik Süt'ün sertifikası iptal") == ["ak", "ciftlik", "sut"]
     assert matching._names("Getir'den kart bilgileri sızmış") == ["getir"]
     # -deki, -lara: a located or dative word, not a name
     assert matching._names("Mağazanızdaki ürünler bozukmuş") == []
@@ -473,6 +475,7 @@ def test_a_place_only_the_answer_names_does_not_make_the_claim_about_it():
         ("pazarixte satilan ayakkabilar cakmaymis", "c_counterfeit"),
         ("is the branded stuff counterfeit", "c_counterfeit"),
         ("kredimin faizini artirmissiniz", "c_price"),
+        ("SKT'si geçmiş kutular satılıyor", "c_mould"),
     ],
 )
 def test_everyday_wordings_name_the_issue(text, concept):
