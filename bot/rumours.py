@@ -22,8 +22,10 @@ Each wording's vector is computed once and stored with it.
 When the matcher finds facts close to a claim but is not sure enough to answer,
 they are stored as the group's suggestions. `confirm` links the group to a
 fact, keeps every wording of the group as a variant of that fact's claim (the
-next message worded like them matches directly) and queues the answer for its
-askers (`bot.corrections.queue_corrections`); `reject` removes a suggestion.
+next message worded like them matches directly), links every other open group
+that those wordings now answer (`bot.publishing.answer_open_rumours`, as a
+publish would) and queues the answer for the askers of all of them
+(`bot.corrections.queue_corrections`); `reject` removes a suggestion.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 from bot.config import settings
 from bot.corrections import Corrections, queue_corrections
 from bot.matching import features
+from bot.publishing import answer_open_rumours
 from bot.store import NotFound, Store
 
 SAME_MEANING = 0.92  # vectors this close need no shared word (e.g. a translation)
@@ -140,6 +143,9 @@ def confirm(store: Store, rumour_id: int, fact_id: str, by: str = "cli") -> Conf
         for w in store.rumour_wordings(rumour_id)
     )
     store.answer_rumour(rumour_id, fact_id, by=by)
+    # The kept wordings may now answer other open groups directly: link them now,
+    # so their askers hear the answer with this group's, not at the next publish.
+    answer_open_rumours(store)
     return Confirmed(rumour_id, fact_id, variants, queue_corrections(store, by=by))
 
 

@@ -8,6 +8,7 @@ from bot import rumours
 from bot.answers import Knowledge
 from bot.cli import main
 from bot.config import settings
+from bot.publishing import publish_fact
 from bot.store import Store
 from bot.store import migrations as store_migrations
 
@@ -156,6 +157,29 @@ def test_confirm_answers_the_askers_once_and_keeps_the_wordings(demo_store):
     )
     # Confirming again tells nobody twice.
     assert rumours.confirm(demo_store, rid, "layoffs-500").followups.queued == 0
+    assert len(demo_store.list_outgoing()) == 2
+
+
+def test_confirm_also_answers_the_open_groups_its_wordings_now_match(demo_store):
+    # The matcher abstains on both wordings today (detergent is not bleach, for
+    # its evidence checks); a person judges the first, and the second group,
+    # kept apart, is answered with it, not later when the fact is published again.
+    first, second = "your milk is full of detergent", "is your milk full of detergent??"
+    knowledge = Knowledge(demo_store, settings().match_threshold, settings().match_margin)
+    assert knowledge.match_fact(first).id is None and knowledge.match_fact(second).id is None
+    judged = demo_store.record_rumour(first, "en", "whatsapp:+905320000011", "whatsapp")
+    apart = demo_store.record_rumour(second, "en", "whatsapp:+905320000012", "whatsapp")
+    assert judged != apart
+
+    done = rumours.confirm(demo_store, judged, "bleach-in-milk")
+    assert demo_store.get_rumour(apart)["fact_id"] == "bleach-in-milk"
+    assert done.followups.queued == 2
+    assert {row["recipient"] for row in demo_store.list_outgoing()} == {
+        "whatsapp:+905320000011",
+        "whatsapp:+905320000012",
+    }
+    # Publishing the fact again (a second click) then tells nobody anything.
+    assert publish_fact(demo_store, "bleach-in-milk", by="eda").followups.queued == 0
     assert len(demo_store.list_outgoing()) == 2
 
 
