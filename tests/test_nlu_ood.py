@@ -364,8 +364,8 @@ def test_model_rejects_off_topic_chat(agent, text):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("text", "intent"), IN_DOMAIN)
-def test_the_guards_leave_customer_messages_to_diet(agent, text, intent):
+@pytest.mark.parametrize("text", [text for text, _ in IN_DOMAIN])
+def test_the_guards_leave_customer_messages_to_diet(agent, text):
     """Neither guard (the out-of-domain check, the off-topic gate) replaces the
     intent of a customer's message, however code-like it looks."""
     parsed = parse(agent, text)
